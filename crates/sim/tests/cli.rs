@@ -1,0 +1,250 @@
+//! The `wecom-sim crypto` interface, run as a user runs it.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test set-up failures should stop the test"
+)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wecom-sim");
+const APP: [&str; 6] = [
+    "--token",
+    "QDG6eK",
+    "--aes-key",
+    "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    "--receive-id",
+    "wx5823bf96d3bd56c7",
+];
+const POST: &str = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><Encrypt><![CDATA[RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q==]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>";
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs wecom-sim");
+    let mut pipe = child.stdin.take().expect("stdin");
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).expect("writes stdin");
+    }
+    drop(pipe);
+    child.wait_with_output().expect("finishes")
+}
+
+fn args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
+    head.iter().chain(APP.iter()).chain(tail).copied().collect()
+}
+
+#[test]
+fn verify_url_prints_the_echo_exactly() {
+    for echostr in [
+        "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
+        "P9nAzCzyDtyTWESHep1vC5X9xho%2FqYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp%2B4RPcs8TgAE7OaBO%2BFZXvnaqQ%3D%3D",
+    ] {
+        let out = run(
+            &args(
+                &["crypto", "verify-url"],
+                &[
+                    "--msg-signature",
+                    "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+                    "--timestamp",
+                    "1409659589",
+                    "--nonce",
+                    "263014780",
+                    "--echostr",
+                    echostr,
+                ],
+            ),
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"1616140317555161061");
+    }
+}
+
+#[test]
+fn verify_url_failure_prints_code_and_hint_and_exits_1() {
+    let out = run(
+        &args(
+            &["crypto", "verify-url"],
+            &[
+                "--msg-signature",
+                "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+                "--timestamp",
+                "1409659589",
+                "--nonce",
+                "263014781",
+                "--echostr",
+                "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
+            ],
+        ),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error -40001 ValidateSignature_Error: "),
+        "{err}"
+    );
+    assert!(lines[1].starts_with("hint: "), "{err}");
+    assert!(!err.contains("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"));
+}
+
+#[test]
+fn decrypt_reads_stdin_or_a_file() {
+    let tail = [
+        "--msg-signature",
+        "477715d11cdb4164915debcba66cb864d751f3e6",
+        "--timestamp",
+        "1409659813",
+        "--nonce",
+        "1372623149",
+        "--body-file",
+        "-",
+    ];
+    let out = run(&args(&["crypto", "decrypt"], &tail), Some(POST));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n<FromUserName><![CDATA[mycreate]]></FromUserName>\n<CreateTime>1409659813</CreateTime>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[hello]]></Content>\n<MsgId>4561255354251345929</MsgId>\n<AgentID>218</AgentID>\n</xml>";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+
+    let dir = std::env::temp_dir().join(format!("wecom-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("body.xml");
+    std::fs::write(&file, POST).expect("writes");
+    let file = file.to_string_lossy().into_owned();
+    let mut tail = tail;
+    tail[7] = &file;
+    let out = run(&args(&["crypto", "decrypt"], &tail), None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+
+    let out = run(
+        &args(&["crypto", "decrypt"], &tail[..6])
+            .into_iter()
+            .chain(["--body-file", "/nonexistent/body.xml"])
+            .collect::<Vec<_>>(),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn decrypt_with_bad_body_reports_parse_error() {
+    let out = run(
+        &args(
+            &["crypto", "decrypt"],
+            &[
+                "--msg-signature",
+                "477715d11cdb4164915debcba66cb864d751f3e6",
+                "--timestamp",
+                "1409659813",
+                "--nonce",
+                "1372623149",
+                "--body-file",
+                "-",
+            ],
+        ),
+        Some("<xml><Encrypt>"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error -40002 ParseXml_Error: "));
+}
+
+#[test]
+fn encrypt_matches_the_wechatpy_vector_and_sign_agrees() {
+    let plaintext = "<xml>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[test]]></Content>\n<FromUserName><![CDATA[wx49f0ab532d5d035a]]></FromUserName>\n<ToUserName><![CDATA[messense]]></ToUserName>\n<AgentID>1</AgentID>\n<CreateTime>1411525903</CreateTime>\n</xml>";
+    let out = run(
+        &[
+            "crypto",
+            "encrypt",
+            "--token",
+            "123456",
+            "--aes-key",
+            "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR",
+            "--receive-id",
+            "wx49f0ab532d5d035a",
+            "--timestamp",
+            "1411525903",
+            "--nonce",
+            "461056294",
+            "--plaintext-file",
+            "-",
+            "--random",
+            "1234567890123456",
+        ],
+        Some(plaintext),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(xml.starts_with("<xml>\n<Encrypt><![CDATA[9s4gMv99m88kKTh/H8IdkOiMg6bisoy3ypwy9H4hvSPe9nsGaqyw5hhSjdYbcrKk"), "{xml}");
+    assert!(xml.contains(
+        "<MsgSignature><![CDATA[407518b7649e86ef23978113f92d27afa9296533]]></MsgSignature>"
+    ));
+
+    let encrypted = xml
+        .split("<![CDATA[")
+        .nth(1)
+        .and_then(|r| r.split("]]>").next())
+        .expect("encrypt");
+    let out = run(
+        &[
+            "crypto",
+            "sign",
+            "--token",
+            "123456",
+            "--timestamp",
+            "1411525903",
+            "--nonce",
+            "461056294",
+            "--encrypted",
+            encrypted,
+        ],
+        None,
+    );
+    assert_eq!(out.stdout, b"407518b7649e86ef23978113f92d27afa9296533");
+}
+
+#[test]
+fn bad_key_is_40004() {
+    let out = run(
+        &[
+            "crypto",
+            "encrypt",
+            "--token",
+            "t",
+            "--aes-key",
+            "short",
+            "--receive-id",
+            "",
+            "--timestamp",
+            "1",
+            "--nonce",
+            "n",
+            "--plaintext-file",
+            "-",
+        ],
+        Some("x"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error -40004 IllegalAesKey: "));
+}

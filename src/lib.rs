@@ -1,0 +1,36 @@
+//! wecom-sdk: build WeCom (企业微信 / WeChat Work) auto-reply and customer-service bots
+//! in Rust.
+//!
+//! This facade re-exports the workspace's crates behind features, so one dependency
+//! gives `use wecom_sdk::{crypto, …};`.
+//!
+//! # Overview
+//! - [`crypto`]: callback signature and AES envelope (WXBizMsgCrypt) — feature `crypto`
+//!   (default).
+//!
+//! The message model, API client, rule engine and bot runtime follow as their own crates.
+//!
+//! # Features
+//! | feature  | default | what it brings |
+//! |----------|---------|----------------|
+//! | `crypto` | yes     | [`crypto`]: `CallbackCrypto`, `CryptoError`, `sign` |
+//!
+//! # Example
+//! ```
+//! # #[cfg(feature = "crypto")] {
+//! use wecom_sdk::crypto::CallbackCrypto;
+//!
+//! let crypto = CallbackCrypto::new("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7")?;
+//! let reply = crypto.encrypt_reply("<xml><Content><![CDATA[hi]]></Content></xml>", "1409659813", "1372623149")?;
+//! let signature = reply.split("<MsgSignature><![CDATA[").nth(1).map(|s| &s[..40]).unwrap_or_default();
+//! assert_eq!(
+//!     crypto.decrypt_message(signature, "1409659813", "1372623149", &reply)?,
+//!     "<xml><Content><![CDATA[hi]]></Content></xml>"
+//! );
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#[cfg(feature = "crypto")]
+#[doc(inline)]
+pub use wecom_sdk_crypto as crypto;
