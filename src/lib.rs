@@ -7,13 +7,16 @@
 //! # Overview
 //! - [`crypto`]: callback signature and AES envelope (WXBizMsgCrypt) — feature `crypto`
 //!   (default).
+//! - [`message`]: typed callbacks in, passive replies and API bodies out — feature
+//!   `message` (default).
 //!
-//! The message model, API client, rule engine and bot runtime follow as their own crates.
+//! The API client, rule engine and bot runtime follow as their own crates.
 //!
 //! # Features
 //! | feature  | default | what it brings |
 //! |----------|---------|----------------|
 //! | `crypto` | yes     | [`crypto`]: `CallbackCrypto`, `CryptoError`, `sign` |
+//! | `message` | yes    | [`message`]: `callback::Message`, `reply::Reply`, `send::*`, `aibot`, `split_text` |
 //!
 //! # Example
 //! ```
@@ -34,3 +37,7 @@
 #[cfg(feature = "crypto")]
 #[doc(inline)]
 pub use wecom_sdk_crypto as crypto;
+
+#[cfg(feature = "message")]
+#[doc(inline)]
+pub use wecom_sdk_message as message;
