@@ -143,12 +143,13 @@ pub(crate) fn parse(xml: &str) -> Result<Node<'_>, ParseError> {
     }
 }
 
-/// The fast path for flat documents — `[<?xml …?>] <root> (<Name>text-or-one-CDATA</Name>)*
-/// </root>` with whitespace between elements — which most callbacks are (messages, menu
-/// events, customer events). One pass, no tokenizer, nothing copied. Returns `None` for
-/// anything else (nesting, attributes, comments, entities, `\r`, split content, empty
-/// tags), which [`parse_general`] then reads, errors included; both give the same tree
-/// wherever this one answers (tested and fuzzed).
+/// The fast path for WeCom-shaped documents: `[<?xml …?>]` then elements whose content
+/// is either text, one CDATA section, or child elements (with whitespace between them) —
+/// which is every callback WeCom sends. One pass, no tokenizer, nothing copied. Returns
+/// `None` for anything else (attributes, comments, entities, `\r`, mixed or split
+/// content, empty tags, nesting deeper than the general reader allows), which
+/// [`parse_general`] then reads, errors included; both give the same tree wherever this
+/// one answers (tested and fuzzed).
 fn parse_flat(xml: &str) -> Option<Node<'_>> {
     if xml.contains('\r') {
         return None; // XML normalizes line ends; leave that to the general reader.
@@ -158,40 +159,52 @@ fn parse_flat(xml: &str) -> Option<Node<'_>> {
         let end = s.find("?>")?;
         s = skip_ws(&s[end + 2..]);
     }
-    let (root_name, mut s) = open_tag(s)?;
-    let mut root = Node {
-        name: intern(root_name),
+    let (root, rest) = element(s, 1)?;
+    skip_ws(rest).is_empty().then_some(root)
+}
+
+/// Reads one element at nesting `depth`; returns it and the input after it.
+fn element(s: &str, depth: usize) -> Option<(Node<'_>, &str)> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let (name, rest) = open_tag(s)?;
+    let mut node = Node {
+        name: intern(name),
         text: Cow::Borrowed(""),
-        children: Vec::with_capacity(12),
+        children: Vec::new(),
     };
-    loop {
-        s = skip_ws(s);
-        if let Some(close) = s.strip_prefix("</") {
-            let rest = close.strip_prefix(root_name)?.strip_prefix('>')?;
-            return (skip_ws(rest).is_empty() && !root.children.is_empty()).then_some(root);
-        }
-        let (name, rest) = open_tag(s)?;
-        let (text, rest) = if let Some(cdata) = rest.strip_prefix("<![CDATA[") {
+    let inner = skip_ws(rest);
+    let rest =
+        if inner.starts_with('<') && !inner.starts_with("</") && !inner.starts_with("<![CDATA[") {
+            // Child elements, whitespace between them.
+            let mut s = inner;
+            loop {
+                let (child, after) = element(s, depth + 1)?;
+                node.children.push(child);
+                s = skip_ws(after);
+                if s.starts_with("</") {
+                    break s;
+                }
+            }
+        } else if let Some(cdata) = rest.strip_prefix("<![CDATA[") {
             let end = find_cdata_end(cdata)?;
-            (&cdata[..end], &cdata[end + 3..])
+            node.text = Cow::Borrowed(&cdata[..end]);
+            &cdata[end + 3..]
         } else {
             let lt = memchr::memchr(b'<', rest.as_bytes())?;
             let text = &rest[..lt];
             if text.contains(['&', ']']) {
                 return None;
             }
-            (text, &rest[lt..])
+            node.text = Cow::Borrowed(text);
+            &rest[lt..]
         };
-        s = rest
-            .strip_prefix("</")?
-            .strip_prefix(name)?
-            .strip_prefix('>')?;
-        root.children.push(Node {
-            name: intern(name),
-            text: Cow::Borrowed(text),
-            children: Vec::new(),
-        });
-    }
+    let rest = rest
+        .strip_prefix("</")?
+        .strip_prefix(name)?
+        .strip_prefix('>')?;
+    Some((node, rest))
 }
 
 /// Splits `<name>` off the front; `None` unless it is a plain start tag.
@@ -589,6 +602,12 @@ mod tests {
         for doc in [
             "<xml><ToUserName><![CDATA[ww1]]></ToUserName><Content>hi</Content></xml>",
             "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n<FromUserName><![CDATA[mycreate]]></FromUserName>\n<CreateTime>1409659813</CreateTime>\n</xml>",
+            "<xml><SendPicsInfo><Count>1</Count>\n<PicList><item><PicMd5Sum><![CDATA[1b5f]]></PicMd5Sum>\n</item>\n</PicList>\n</SendPicsInfo></xml>",
+            include_str!("../../../testdata/callback/event_pic_photo_or_album.xml"),
+            include_str!("../../../testdata/callback/event_change_contact_create_user.xml"),
+            include_str!("../../../testdata/callback/event_template_card_event.xml"),
+            include_str!("../../../testdata/callback/event_change_external_chat_update.xml"),
+            include_str!("../../../testdata/callback/event_location_select.xml"),
         ] {
             let fast = parse_flat(doc).expect("fast path");
             assert!(same(&fast, &parse_general(doc).expect("parses")));
