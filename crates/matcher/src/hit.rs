@@ -1,0 +1,157 @@
+//! What matching returns: the winning rule and its rendered reply, or the explanation.
+
+use std::collections::BTreeMap;
+
+use crate::rule::Action;
+
+/// A rendered reply part, ready to be turned into WeCom messages by the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyPart {
+    /// Text.
+    Text(String),
+    /// An image.
+    Image {
+        /// `media_id`.
+        media_id: String,
+    },
+    /// A video.
+    Video {
+        /// `media_id`.
+        media_id: String,
+        /// Title.
+        title: Option<String>,
+        /// Description.
+        description: Option<String>,
+    },
+    /// A news card.
+    News {
+        /// Title.
+        title: String,
+        /// Description.
+        description: Option<String>,
+        /// Link.
+        url: String,
+        /// Picture.
+        pic_url: Option<String>,
+    },
+    /// A file.
+    File {
+        /// `media_id`.
+        media_id: String,
+        /// Display name.
+        name: Option<String>,
+    },
+    /// A mini-program card.
+    MiniProgram {
+        /// `appid`.
+        appid: String,
+        /// Page path.
+        pagepath: String,
+        /// Title.
+        title: String,
+        /// Thumbnail `media_id`.
+        thumb_media_id: Option<String>,
+    },
+}
+
+/// A rule that fired, with its reply rendered.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Hit {
+    pub(crate) rule_id: String,
+    /// The rule's name.
+    pub rule_name: String,
+    /// Its priority.
+    pub priority: i32,
+    /// The keyword that matched (`None` for fallback and intent rules).
+    pub keyword: Option<String>,
+    /// Named regex captures (also available to the reply as variables).
+    pub captures: BTreeMap<String, String>,
+    /// The reply parts; videos come before news cards, as WeCom shows them first.
+    pub parts: Vec<ReplyPart>,
+    /// The A/B variant chosen, if the rule has variants.
+    pub variant: Option<String>,
+    /// The actions to perform.
+    pub actions: Vec<Action>,
+    /// Whether matching stopped at this rule.
+    pub stop: bool,
+    /// The intent that triggered it (intent rules).
+    pub intent: Option<String>,
+}
+
+impl Hit {
+    /// The winning rule's id.
+    pub fn rule_id(&self) -> &str {
+        &self.rule_id
+    }
+
+    /// The text parts joined by blank lines; `None` when the reply has no text.
+    pub fn text(&self) -> Option<String> {
+        let texts: Vec<&str> = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                ReplyPart::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!texts.is_empty()).then(|| texts.join("\n\n"))
+    }
+}
+
+/// Why a candidate rule did or did not fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// It fired.
+    Fired,
+    /// It would fire, but a rule ranked higher fired first.
+    LowerPriority {
+        /// The rule that fired.
+        winner: String,
+    },
+    /// The rule is disabled.
+    Disabled,
+    /// Its schedule is closed now.
+    ScheduleClosed,
+    /// It is an off-hours rule and the schedule is open now.
+    OffHoursOnly,
+    /// The message is outside its scope (`chat`, `user`, `department`, `tag`, `channel`).
+    OutOfScope(&'static str),
+    /// The sender does not meet its audience conditions.
+    AudienceMismatch(&'static str),
+    /// The sender reached its per-user limit.
+    LimitReached,
+    /// Its cooldown in this chat is running.
+    CooldownActive,
+    /// A fallback rule, not needed because another rule fired.
+    NotNeeded,
+    /// The message contains a sensitive word and the rule set blocks such messages.
+    Blocked,
+}
+
+/// One candidate rule in an explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The rule's id.
+    pub rule_id: String,
+    /// Its priority.
+    pub priority: i32,
+    /// The keyword that matched (`None` for fallback rules).
+    pub keyword: Option<String>,
+    /// What happened.
+    pub verdict: Verdict,
+}
+
+/// The test mode's answer: every candidate rule and why it fired or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Explanation {
+    /// The text after normalization (what keywords were matched against).
+    pub normalized: String,
+    /// Candidates in rank order: rules whose keywords matched, then fallback rules.
+    pub candidates: Vec<Candidate>,
+    /// The rule that would fire.
+    pub winner: Option<String>,
+}

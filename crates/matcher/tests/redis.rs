@@ -1,0 +1,185 @@
+//! `RedisCounterStore` against a real Redis (`REDIS_URL`, default
+//! `redis://127.0.0.1:6379`): limits and cooldowns hold across two engines.
+//! Without a reachable Redis the test says how to run it and passes without checking.
+
+#![cfg(feature = "redis")]
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wecom_sdk_matcher::{CounterStore, Engine, Incoming, RedisCounterStore, Rule, RuleSet};
+
+fn url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn prefix(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("wecom-sdk-test:{test}:{}:{nanos}:", std::process::id())
+}
+
+async fn store_with_prefix(prefix: &str) -> Option<RedisCounterStore> {
+    let url = url();
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        RedisCounterStore::connect(&url, prefix),
+    )
+    .await
+    {
+        Ok(Ok(store)) if store.get("probe").await.is_ok() => Some(store),
+        _ => {
+            eprintln!(
+                "skipped: no Redis at {url}; start redis-server or set REDIS_URL to run this test"
+            );
+            None
+        }
+    }
+}
+
+async fn store(test: &str) -> Option<RedisCounterStore> {
+    store_with_prefix(&prefix(test)).await
+}
+
+fn rules() -> RuleSet {
+    RuleSet::new([
+        Rule::new("menu", "menu")
+            .contains("菜单")
+            .limit(3, 3600)
+            .reply("菜单如下"),
+        Rule::new("hi", "hi")
+            .contains("你好")
+            .cooldown(3600)
+            .reply("你好！"),
+    ])
+    .expect("valid")
+}
+
+#[tokio::test]
+async fn limits_hold_across_two_engines() {
+    let Some(store) = store("limits").await else {
+        return;
+    };
+    let store: Arc<dyn CounterStore> = Arc::new(store);
+    let a = Engine::new(rules()).with_counter_store(store.clone());
+    let b = Engine::new(rules()).with_counter_store(store.clone());
+    let msg = Incoming::new("zhangsan", "菜单");
+    let mut fired = 0;
+    for engine in [&a, &b, &a, &b, &a] {
+        if engine
+            .find_shared(&msg)
+            .await
+            .expect("redis answers")
+            .is_some()
+        {
+            fired += 1;
+        }
+    }
+    assert_eq!(
+        fired, 3,
+        "three triggers per user per hour, whichever instance answers"
+    );
+    assert!(
+        b.find_shared(&Incoming::new("lisi", "菜单"))
+            .await
+            .unwrap()
+            .is_some(),
+        "per user"
+    );
+    assert_eq!(store.get("stats:menu").await.unwrap(), 4);
+
+    let in_group = |u: &str| Incoming::new(u, "你好").chat_id("group-1");
+    assert!(a.find_shared(&in_group("u1")).await.unwrap().is_some());
+    assert!(
+        b.find_shared(&in_group("u2")).await.unwrap().is_none(),
+        "the cooldown is shared"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_acquisitions_never_exceed_the_limit() {
+    let Some(store) = store("concurrent").await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .try_acquire("k", 10, Duration::from_secs(60))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 10);
+    assert_eq!(store.get("k").await.unwrap(), 10);
+}
+
+#[tokio::test]
+async fn windows_start_at_the_first_acquisition_and_expire() {
+    let prefix = prefix("expire");
+    let Some(store) = store_with_prefix(&prefix).await else {
+        return;
+    };
+    let mut conn = redis::Client::open(url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let key = format!("{prefix}w");
+    assert!(
+        store
+            .try_acquire("w", 2, Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        (599_000..=600_000).contains(&ttl),
+        "the window starts now: {ttl}"
+    );
+    assert!(
+        store
+            .try_acquire("w", 2, Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .try_acquire("w", 2, Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+    // Expiry is Redis's: simulate the window's end by expiring the key now.
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .try_acquire("w", 2, Duration::from_secs(600))
+            .await
+            .unwrap(),
+        "a new window"
+    );
+}
