@@ -9,14 +9,18 @@
 //!   (default).
 //! - [`message`]: typed callbacks in, passive replies and API bodies out — feature
 //!   `message` (default).
+//! - [`matcher`]: the auto-reply rule engine — feature `matcher` (default); `redis`
+//!   adds shared counters.
 //!
-//! The API client, rule engine and bot runtime follow as their own crates.
+//! The API client and the bot runtime follow as their own crates.
 //!
 //! # Features
 //! | feature  | default | what it brings |
 //! |----------|---------|----------------|
 //! | `crypto` | yes     | [`crypto`]: `CallbackCrypto`, `CryptoError`, `sign` |
 //! | `message` | yes    | [`message`]: `callback::Message`, `reply::Reply`, `send::*`, `aibot`, `split_text` |
+//! | `matcher` | yes    | [`matcher`]: `RuleSet`, `Engine`, `Incoming`, `Hit`, intent plug-ins |
+//! | `redis`   | no     | `matcher::RedisCounterStore`: limits and statistics shared across instances |
 //!
 //! # Example
 //! ```
@@ -41,3 +45,7 @@ pub use wecom_sdk_crypto as crypto;
 #[cfg(feature = "message")]
 #[doc(inline)]
 pub use wecom_sdk_message as message;
+
+#[cfg(feature = "matcher")]
+#[doc(inline)]
+pub use wecom_sdk_matcher as matcher;

@@ -604,14 +604,35 @@ fn builder(doc: &Value) -> Result<RuleSetBuilder, RuleSetError> {
     })
 }
 
+impl RuleSetBuilder {
+    /// A builder holding a TOML rules file's settings and rules, to which code can add
+    /// more (`.rule(…)`) before building.
+    ///
+    /// # Errors
+    /// TOML syntax errors, and every problem the file's own content has.
+    pub fn from_toml_str(text: &str) -> Result<Self, RuleSetError> {
+        let doc: Value = toml::from_str(text).map_err(|e| RuleSetError::Syntax(e.to_string()))?;
+        builder(&doc)
+    }
+
+    /// The JSON form of [`from_toml_str`](Self::from_toml_str).
+    ///
+    /// # Errors
+    /// As [`from_toml_str`](Self::from_toml_str).
+    pub fn from_json_str(text: &str) -> Result<Self, RuleSetError> {
+        let doc: Value =
+            serde_json::from_str(text).map_err(|e| RuleSetError::Syntax(e.to_string()))?;
+        builder(&doc)
+    }
+}
+
 impl RuleSet {
     /// Reads a TOML rules file (format: `docs/rules.md`).
     ///
     /// # Errors
     /// TOML syntax errors, then every rule problem with the rule and the field.
     pub fn from_toml_str(text: &str) -> Result<Self, RuleSetError> {
-        let doc: Value = toml::from_str(text).map_err(|e| RuleSetError::Syntax(e.to_string()))?;
-        builder(&doc)?.build()
+        RuleSetBuilder::from_toml_str(text)?.build()
     }
 
     /// Reads a JSON rules file (the same structure as TOML).

@@ -35,20 +35,59 @@ impl Normalizer {
 
     /// Normalizes `text`.
     pub fn normalize(&self, text: &str) -> String {
-        self.run(text, true)
+        self.run(text, false).0
     }
 
     /// Every step but case folding: what regex keywords see, so captures keep their case
     /// (`SF1234567890`). Use `(?i)` in a regex to ignore case.
     pub fn normalize_keep_case(&self, text: &str) -> String {
-        self.run(text, false)
+        let (folded, clean) = self.run(text, true);
+        clean.unwrap_or(folded)
     }
 
-    fn run(&self, text: &str, fold: bool) -> String {
+    /// Both forms in one pass: `(folded, Some(clean))` when `keep_case`.
+    pub(crate) fn normalize_both(&self, text: &str, keep_case: bool) -> (String, Option<String>) {
+        self.run(text, keep_case)
+    }
+
+    fn run(&self, text: &str, keep_case: bool) -> (String, Option<String>) {
         let mut out = String::with_capacity(text.len());
+        let mut clean = keep_case.then(|| String::with_capacity(text.len()));
         let mut pending_space = false;
         let mut skipping_mention = false;
-        for c in text.chars() {
+        // Runs of CJK characters (three-byte UTF-8 with lead bytes E3–E9: U+3000–U+9FFF,
+        // minus the ideographic space) are copied whole: they need none of the steps.
+        let bytes = text.as_bytes();
+        let mut run_start: Option<usize> = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            let lead = bytes[i];
+            let cjk = (0xE3..=0xE9).contains(&lead)
+                && !(lead == 0xE3
+                    && bytes.get(i + 1) == Some(&0x80)
+                    && bytes.get(i + 2) == Some(&0x80));
+            if cjk {
+                if run_start.is_none() {
+                    if skipping_mention {
+                        i += 3;
+                        continue;
+                    }
+                    if pending_space {
+                        push(&mut out, &mut clean, ' ', ' ');
+                        pending_space = false;
+                    }
+                    run_start = Some(i);
+                }
+                i += 3; // a valid str: a three-byte lead has its two continuation bytes
+                continue;
+            }
+            if let Some(start) = run_start.take() {
+                push_str(&mut out, &mut clean, &text[start..i]);
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            i += c.len_utf8();
             let c = half_width(c);
             if is_invisible(c) {
                 continue;
@@ -66,34 +105,63 @@ impl Normalizer {
                 continue;
             }
             if pending_space {
-                out.push(' ');
+                push(&mut out, &mut clean, ' ', ' ');
                 pending_space = false;
             }
-            if !fold {
-                out.push(c);
-            } else if c.is_ascii() {
-                out.push(c.to_ascii_lowercase());
+            if c.is_ascii() {
+                push(&mut out, &mut clean, c.to_ascii_lowercase(), c);
+            } else if is_caseless(c) {
+                push(&mut out, &mut clean, c, c);
             } else {
                 out.extend(c.to_lowercase());
+                if let Some(clean) = clean.as_mut() {
+                    clean.push(c);
+                }
             }
         }
+        if let Some(start) = run_start {
+            push_str(&mut out, &mut clean, &text[start..]);
+        }
+        if !self.bot_names.is_empty() {
+            out = self.strip_bot_names(&out);
+            clean = clean.map(|c| self.strip_bot_names(&c));
+        }
+        (out, clean)
+    }
+
+    /// Removes the bot's names (stored folded). ASCII lowercasing keeps byte offsets, so
+    /// positions found in the lowered copy are valid in `text`.
+    fn strip_bot_names(&self, text: &str) -> String {
+        let mut text = text.to_owned();
         for name in &self.bot_names {
-            // ASCII lowercasing keeps byte offsets, so positions found in the lowered copy
-            // are valid in `out` (bot names are stored folded).
-            let lowered = out.to_ascii_lowercase();
+            let lowered = text.to_ascii_lowercase();
             if lowered.contains(name.as_str()) {
-                let mut kept = String::with_capacity(out.len());
+                let mut kept = String::with_capacity(text.len());
                 let mut last = 0;
                 for (at, _) in lowered.match_indices(name.as_str()) {
-                    kept.push_str(&out[last..at]);
+                    kept.push_str(&text[last..at]);
                     kept.push(' ');
                     last = at + name.len();
                 }
-                kept.push_str(&out[last..]);
-                out = collapse(&kept);
+                kept.push_str(&text[last..]);
+                text = collapse(&kept);
             }
         }
-        out
+        text
+    }
+}
+
+fn push_str(out: &mut String, clean: &mut Option<String>, run: &str) {
+    out.push_str(run);
+    if let Some(clean) = clean.as_mut() {
+        clean.push_str(run);
+    }
+}
+
+fn push(out: &mut String, clean: &mut Option<String>, folded: char, original: char) {
+    out.push(folded);
+    if let Some(clean) = clean.as_mut() {
+        clean.push(original);
     }
 }
 
@@ -102,8 +170,17 @@ fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Scripts without case (CJK, kana, Yi, Hangul syllables): skip the case-mapping tables,
+/// which cost more than everything else per character of Chinese text.
+fn is_caseless(c: char) -> bool {
+    matches!(c, '\u{2E80}'..='\u{A63F}' | '\u{AC00}'..='\u{D7A3}' | '\u{F900}'..='\u{FAFF}')
+}
+
 /// Zero-width characters, the BOM, and control characters (other than whitespace).
 fn is_invisible(c: char) -> bool {
+    if is_caseless(c) {
+        return false;
+    }
     matches!(
         c,
         '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
@@ -122,6 +199,20 @@ fn half_width(c: char) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The CJK run copy gives what the per-character steps give.
+        #[test]
+        fn cjk_runs_match_the_character_path(text in "(\\PC|[ 　@中文字]|\\u{200b}){0,40}") {
+            let n = Normalizer::new();
+            let (folded, clean) = n.normalize_both(&text, true);
+            let spaced: String = text.chars().flat_map(|c| [c, '\u{200b}']).collect();
+            // Interleaving zero-width spaces breaks every run; the result must not change.
+            let (f2, c2) = n.normalize_both(&spaced, true);
+            proptest::prop_assert_eq!(folded, f2);
+            proptest::prop_assert_eq!(clean, c2);
+        }
+    }
 
     #[test]
     fn every_step() {

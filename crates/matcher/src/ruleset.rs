@@ -1,5 +1,6 @@
 //! [`RuleSet`]: rules compiled once into an index, validated, with warnings.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
@@ -604,7 +605,9 @@ fn check_chat_limits(rules: &[CompiledRule], max: usize, errors: &mut Vec<RuleEr
 }
 
 /// Rules that can never fire by keyword: a higher-ranked unconditional rule catches every
-/// text each of their keywords matches.
+/// text each of their keywords matches. Near-linear: the unconditional rules' keywords go
+/// in a hash map (exact) and an Aho-Corasick automaton (contains, prefix) run over each
+/// other rule's keywords.
 fn shadowed(rules: &[CompiledRule], by_rank: &[u32]) -> Vec<Warning> {
     let unconditional = |r: &CompiledRule| {
         let d = &r.def;
@@ -617,36 +620,69 @@ fn shadowed(rules: &[CompiledRule], by_rank: &[u32]) -> Vec<Warning> {
             && d.limit.is_none()
             && d.cooldown_secs.is_none()
     };
-    let covers = |a_mode: MatchMode, a: &str, b_mode: MatchMode, b: &str| match (a_mode, b_mode) {
-        (MatchMode::Exact, MatchMode::Exact) => a == b,
-        (MatchMode::Contains, MatchMode::Exact | MatchMode::Contains | MatchMode::Prefix) => {
-            b.contains(a)
+    let mut exact: HashMap<&str, Vec<u32>> = HashMap::new();
+    let mut patterns: Vec<&str> = Vec::new();
+    let mut owners: Vec<(u32, bool)> = Vec::new(); // (rank, is_prefix) per pattern
+    for r in rules.iter().filter(|r| unconditional(r)) {
+        for (k, kw) in r.def.keywords.iter().enumerate() {
+            match kw.mode {
+                MatchMode::Exact => exact
+                    .entry(r.keywords[k].as_str())
+                    .or_default()
+                    .push(r.rank),
+                MatchMode::Contains | MatchMode::Prefix => {
+                    patterns.push(&r.keywords[k]);
+                    owners.push((r.rank, kw.mode == MatchMode::Prefix));
+                }
+                MatchMode::Regex => {}
+            }
         }
-        (MatchMode::Prefix, MatchMode::Exact | MatchMode::Prefix) => b.starts_with(a),
-        // Regexes are not compared; an exact or prefix keyword does not cover a contains one.
-        _ => false,
-    };
+    }
+    let automaton = aho_corasick::AhoCorasick::new(&patterns).ok();
     let mut out = Vec::new();
-    for (pos, &bi) in by_rank.iter().enumerate() {
+    for &bi in by_rank {
         let b = &rules[bi as usize];
         if b.def.keywords.is_empty() || !b.def.enabled {
             continue;
         }
-        let shadow = by_rank[..pos]
-            .iter()
-            .map(|&ai| &rules[ai as usize])
-            .find(|a| {
-                unconditional(a)
-                    && b.def.keywords.iter().enumerate().all(|(bk, bkw)| {
-                        a.def.keywords.iter().enumerate().any(|(ak, akw)| {
-                            covers(akw.mode, &a.keywords[ak], bkw.mode, &b.keywords[bk])
-                        })
-                    })
+        // Ranks of higher-ranked unconditional rules covering every keyword so far.
+        let mut common: Option<Vec<u32>> = None;
+        for (k, kw) in b.def.keywords.iter().enumerate() {
+            let text = b.keywords[k].as_str();
+            let mut covering: Vec<u32> = Vec::new();
+            if kw.mode == MatchMode::Regex {
+                common = Some(Vec::new());
+                break;
+            }
+            if kw.mode == MatchMode::Exact {
+                covering.extend(exact.get(text).into_iter().flatten());
+            }
+            if let Some(ac) = &automaton {
+                for m in ac.find_overlapping_iter(text) {
+                    let (rank, prefix) = owners[m.pattern().as_usize()];
+                    let applies = !prefix || (m.start() == 0 && kw.mode != MatchMode::Contains);
+                    if applies {
+                        covering.push(rank);
+                    }
+                }
+            }
+            covering.retain(|&rank| rank < b.rank);
+            common = Some(match common {
+                None => covering,
+                Some(prev) => prev.into_iter().filter(|r| covering.contains(r)).collect(),
             });
-        if let Some(a) = shadow {
+            if common.as_ref().is_some_and(Vec::is_empty) {
+                break;
+            }
+        }
+        if let Some(&rank) = common.as_ref().and_then(|c| c.iter().min()) {
+            let a = &rules[by_rank[rank as usize] as usize];
             out.push(Warning {
                 rule: b.def.id.clone(),
-                message: format!("can never fire by keyword: rule '{}' ranks higher and catches all its keywords", a.def.id),
+                message: format!(
+                    "can never fire by keyword: rule '{}' ranks higher and catches all its keywords",
+                    a.def.id
+                ),
             });
         }
     }
@@ -700,12 +736,7 @@ impl RuleSet {
     /// `(folded, clean)` normalized forms of the text; `clean` (no case folding) only
     /// when regex keywords need it.
     pub(crate) fn normalize(&self, text: &str) -> (String, Option<String>) {
-        let folded = self.normalizer.normalize(text);
-        let clean = self
-            .index
-            .has_regex()
-            .then(|| self.normalizer.normalize_keep_case(text));
-        (folded, clean)
+        self.normalizer.normalize_both(text, self.index.has_regex())
     }
 
     /// Keyword matches, by rank, one per rule (its best-ranked keyword).
@@ -726,25 +757,40 @@ impl RuleSet {
         now: Timestamp,
         extra: &BTreeMap<String, String>,
     ) -> Vec<ReplyPart> {
-        let local = now.to_zoned_datetime(self.tz.clone());
-        let mut vars: BTreeMap<&str, String> = BTreeMap::new();
-        for (k, v) in &incoming.attrs {
-            vars.insert(k, v.clone());
-        }
-        for (k, v) in extra {
-            vars.insert(k, v.clone());
-        }
-        vars.insert("user_id", incoming.user_id.clone());
-        vars.insert(
-            "nickname",
-            incoming
-                .nickname
-                .clone()
-                .unwrap_or_else(|| incoming.user_id.clone()),
-        );
-        vars.insert("time", format!("{:02}:{:02}", local.hour(), local.minute()));
-        vars.insert("date", local.date().to_string());
-        let text = |t: &Template| self.filter.mask(&t.render(&vars));
+        // Variables: captures and entities, then the sender's attributes, then built-ins;
+        // time and date are computed only when a template asks for them.
+        let lookup = |name: &str| -> Option<Cow<'_, str>> {
+            if let Some(v) = extra.get(name).or_else(|| incoming.attrs.get(name)) {
+                return Some(Cow::Borrowed(v.as_str()));
+            }
+            match name {
+                "user_id" => Some(Cow::Borrowed(incoming.user_id.as_str())),
+                "nickname" => Some(Cow::Borrowed(
+                    incoming.nickname.as_deref().unwrap_or(&incoming.user_id),
+                )),
+                "time" => {
+                    let local = now.to_zoned_datetime(self.tz.clone());
+                    Some(Cow::Owned(format!(
+                        "{:02}:{:02}",
+                        local.hour(),
+                        local.minute()
+                    )))
+                }
+                "date" => Some(Cow::Owned(
+                    now.to_zoned_datetime(self.tz.clone()).date().to_string(),
+                )),
+                _ => None,
+            }
+        };
+        let render = |t: &Template| t.render_with(lookup);
+        let text = |t: &Template| {
+            let rendered = render(t);
+            if self.filter.is_empty() {
+                rendered
+            } else {
+                self.filter.mask(&rendered)
+            }
+        };
         let opt = |t: &Option<Template>| t.as_ref().map(text);
         let mut out: Vec<ReplyPart> = parts
             .iter()
@@ -761,7 +807,7 @@ impl RuleSet {
                 CompiledPart::News(title, description, url, pic_url) => ReplyPart::News {
                     title: text(title),
                     description: opt(description),
-                    url: url.render(&vars),
+                    url: render(url),
                     pic_url: pic_url.clone(),
                 },
                 CompiledPart::File(media_id, name) => ReplyPart::File {

@@ -1,5 +1,6 @@
 //! Reply templates: parsed once into literal and variable segments, rendered per hit.
 
+#[cfg(test)]
 use std::collections::BTreeMap;
 
 /// A parsed template: `"您好 {nickname}"` → `[Lit("您好 "), Var("nickname")]`.
@@ -64,16 +65,30 @@ impl Template {
         Ok(Self { segments })
     }
 
-    /// Renders with `vars`; an unknown variable renders as nothing.
-    pub(crate) fn render(&self, vars: &BTreeMap<&str, String>) -> String {
+    /// Renders, asking `lookup` for each variable (so values are computed only when a
+    /// template uses them); an unknown variable renders as nothing.
+    pub(crate) fn render_with<'a>(
+        &self,
+        lookup: impl Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
+    ) -> String {
         let mut out = String::new();
         for s in &self.segments {
             match s {
                 Segment::Lit(l) => out.push_str(l),
-                Segment::Var(v) => out.push_str(vars.get(v.as_str()).map_or("", String::as_str)),
+                Segment::Var(v) => {
+                    if let Some(value) = lookup(v) {
+                        out.push_str(&value);
+                    }
+                }
             }
         }
         out
+    }
+
+    /// Renders with `vars`.
+    #[cfg(test)]
+    pub(crate) fn render(&self, vars: &BTreeMap<&str, String>) -> String {
+        self.render_with(|name| vars.get(name).map(|v| std::borrow::Cow::Owned(v.clone())))
     }
 }
 
