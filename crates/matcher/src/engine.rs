@@ -317,30 +317,13 @@ impl Engine {
         let (folded, clean) = set.normalize(&incoming.text);
         let blocked = set.block_incoming && set.filter.is_flagged(&folded);
         let keyword_hits = set.keyword_candidates(&folded, clean.as_deref());
+        let order = keyword_hits
+            .iter()
+            .map(|h| (h.rule, Some(h.keyword)))
+            .chain(set.fallbacks.iter().map(|&i| (i, None)));
         let mut candidates = Vec::new();
         let mut winner: Option<String> = None;
-        for h in &keyword_hits {
-            let rule = &set.rules[h.rule as usize];
-            let verdict = if blocked {
-                Verdict::Blocked
-            } else if let Some(v) = rule.static_verdict(incoming, now) {
-                v
-            } else if let Some(v) = self.limit_verdict(h.rule, rule, incoming, &Counting::Peek) {
-                v
-            } else if let Some(w) = &winner {
-                Verdict::LowerPriority { winner: w.clone() }
-            } else {
-                winner = Some(rule.def.id.clone());
-                Verdict::Fired
-            };
-            candidates.push(Candidate {
-                rule_id: rule.def.id.clone(),
-                priority: rule.def.priority,
-                keyword: Some(rule.def.keywords[usize::from(h.keyword)].text.clone()),
-                verdict,
-            });
-        }
-        for &i in &set.fallbacks {
+        for (i, keyword) in order {
             let rule = &set.rules[i as usize];
             let verdict = if blocked {
                 Verdict::Blocked
@@ -348,8 +331,12 @@ impl Engine {
                 v
             } else if let Some(v) = self.limit_verdict(i, rule, incoming, &Counting::Peek) {
                 v
-            } else if winner.is_some() {
-                Verdict::NotNeeded
+            } else if let Some(w) = &winner {
+                if keyword.is_some() {
+                    Verdict::LowerPriority { winner: w.clone() }
+                } else {
+                    Verdict::NotNeeded
+                }
             } else {
                 winner = Some(rule.def.id.clone());
                 Verdict::Fired
@@ -357,7 +344,7 @@ impl Engine {
             candidates.push(Candidate {
                 rule_id: rule.def.id.clone(),
                 priority: rule.def.priority,
-                keyword: None,
+                keyword: keyword.map(|k| rule.def.keywords[usize::from(k)].text.clone()),
                 verdict,
             });
         }

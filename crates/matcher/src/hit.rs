@@ -2,58 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::rule::Action;
+use crate::rule::{Action, Part};
 
-/// A rendered reply part, ready to be turned into WeCom messages by the bot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ReplyPart {
-    /// Text.
-    Text(String),
-    /// An image.
-    Image {
-        /// `media_id`.
-        media_id: String,
-    },
-    /// A video.
-    Video {
-        /// `media_id`.
-        media_id: String,
-        /// Title.
-        title: Option<String>,
-        /// Description.
-        description: Option<String>,
-    },
-    /// A news card.
-    News {
-        /// Title.
-        title: String,
-        /// Description.
-        description: Option<String>,
-        /// Link.
-        url: String,
-        /// Picture.
-        pic_url: Option<String>,
-    },
-    /// A file.
-    File {
-        /// `media_id`.
-        media_id: String,
-        /// Display name.
-        name: Option<String>,
-    },
-    /// A mini-program card.
-    MiniProgram {
-        /// `appid`.
-        appid: String,
-        /// Page path.
-        pagepath: String,
-        /// Title.
-        title: String,
-        /// Thumbnail `media_id`.
-        thumb_media_id: Option<String>,
-    },
-}
+/// A rendered reply part, ready to be turned into WeCom messages by the bot: a [`Part`]
+/// whose templates have been filled in.
+pub type ReplyPart = Part;
 
 /// A rule that fired, with its reply rendered.
 #[derive(Debug, Clone, PartialEq)]
