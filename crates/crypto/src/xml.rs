@@ -96,14 +96,22 @@ fn find_byte(s: &str, byte: u8) -> Option<usize> {
 /// Splits `<name>` off the front; `None` unless it is a plain start tag.
 fn open_tag(s: &str) -> Option<(&str, &str)> {
     let rest = s.strip_prefix('<')?;
-    let end = find_byte(rest, b'>')?;
-    let name = &rest[..end];
-    let plain = name.bytes().enumerate().all(|(i, b)| {
-        b.is_ascii_alphabetic()
+    let bytes = rest.as_bytes();
+    // One pass over the name (names are short: a plain loop beats a SIMD search here).
+    let mut end = 0;
+    while let Some(&b) = bytes.get(end) {
+        let name_byte = b.is_ascii_alphabetic()
             || b == b'_'
-            || (i > 0 && (b.is_ascii_digit() || b == b'-' || b == b'.'))
-    });
-    (plain && !name.is_empty()).then(|| (name, &rest[end + 1..]))
+            || (end > 0 && (b.is_ascii_digit() || b == b'-' || b == b'.'));
+        if !name_byte {
+            break;
+        }
+        end += 1;
+    }
+    if end == 0 || bytes.get(end) != Some(&b'>') {
+        return None;
+    }
+    Some((&rest[..end], &rest[end + 1..]))
 }
 
 fn is_xml_ws(c: char) -> bool {
