@@ -12,7 +12,10 @@
 //! - [`matcher`]: the auto-reply rule engine — feature `matcher` (default); `redis`
 //!   adds shared counters.
 //!
-//! The API client and the bot runtime follow as their own crates.
+//! - [`client`]: the API client — feature `client` (work in progress: token manager and
+//!   generic calls; typed endpoint groups follow).
+//!
+//! The bot runtime follows as its own crate.
 //!
 //! # Features
 //! | feature  | default | what it brings |
@@ -20,6 +23,7 @@
 //! | `crypto` | yes     | [`crypto`]: `CallbackCrypto`, `CryptoError`, `sign` |
 //! | `message` | yes    | [`message`]: `callback::Message`, `reply::Reply`, `send::*`, `aibot`, `split_text` |
 //! | `matcher` | yes    | [`matcher`]: `RuleSet`, `Engine`, `Incoming`, `Hit`, intent plug-ins |
+//! | `client`  | no     | [`client`]: `Client` with single-flight tokens and one-refresh 42001 handling |
 //! | `redis`   | no     | `matcher::RedisCounterStore`: limits and statistics shared across instances |
 //!
 //! # Example
@@ -49,3 +53,7 @@ pub use wecom_sdk_message as message;
 #[cfg(feature = "matcher")]
 #[doc(inline)]
 pub use wecom_sdk_matcher as matcher;
+
+#[cfg(feature = "client")]
+#[doc(inline)]
+pub use wecom_sdk_client as client;

@@ -1,0 +1,428 @@
+//! [`Client`]: the token manager and the generic call path.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Error, Kind, redact};
+use crate::token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key, now_ms};
+
+/// WeCom's API host.
+pub const DEFAULT_BASE_URL: &str = "https://qyapi.weixin.qq.com";
+
+const GETTOKEN: &str = "/cgi-bin/gettoken";
+
+/// Consecutive failed token fetches that open the circuit.
+const BREAKER_THRESHOLD: u32 = 3;
+
+/// The client's shared state.
+struct Inner {
+    corp_id: String,
+    secret: String,
+    agent_id: Option<u64>,
+    base_url: String,
+    http: reqwest::Client,
+    store: Arc<dyn TokenStore>,
+    key: String,
+    refresh_share: f64,
+    breaker_cooldown_ms: i64,
+    /// Held by the one task fetching a token; the others wait for its result.
+    fetch: tokio::sync::Mutex<()>,
+    flight: Mutex<Flight>,
+}
+
+/// What the last token fetch did, for the tasks that waited on it.
+#[derive(Default)]
+struct Flight {
+    generation: u64,
+    last_error: Option<Error>,
+    failures: u32,
+    open_until_ms: i64,
+}
+
+/// An async WeCom API client for one app (corp id + secret). Cheap to clone.
+///
+/// Access tokens are cached per app, fetched by one request however many callers wait
+/// (single flight), renewed ahead of expiry while callers keep the valid one, and on
+/// 40014 / 42001 / 40001 dropped only if still the one that failed, refreshed once, and
+/// the call repeated once — never a loop. Repeated fetch failures open a circuit breaker.
+#[derive(Clone)]
+pub struct Client(Arc<Inner>);
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("corp_id", &self.0.corp_id)
+            .field("secret", &"<redacted>")
+            .field("agent_id", &self.0.agent_id)
+            .field("base_url", &self.0.base_url)
+            .field("store", &self.0.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]; the first bad value is reported by [`build`](Self::build).
+#[must_use]
+#[derive(Default)]
+pub struct ClientBuilder {
+    corp_id: Option<String>,
+    secret: Option<String>,
+    agent_id: Option<u64>,
+    base_url: Option<String>,
+    http: Option<reqwest::Client>,
+    store: Option<Arc<dyn TokenStore>>,
+    refresh_share: Option<f64>,
+    breaker_cooldown: Option<Duration>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("corp_id", &self.corp_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("agent_id", &self.agent_id)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The CorpID (`ww…`).
+    pub fn corp_id(mut self, corp_id: impl Into<String>) -> Self {
+        self.corp_id = Some(corp_id.into());
+        self
+    }
+
+    /// The app's secret.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// The app's AgentId (for message endpoints).
+    pub fn agent_id(mut self, agent_id: u64) -> Self {
+        self.agent_id = Some(agent_id);
+        self
+    }
+
+    /// Another API host (tests, the simulator, a proxy). Default: WeCom's.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// A configured HTTP client (timeouts, proxy).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Where tokens are cached (default: this process's memory).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Renew the token when this share of its lifetime has passed (default 0.85).
+    pub fn refresh_ahead(mut self, share: f64) -> Self {
+        self.refresh_share = Some(share);
+        self
+    }
+
+    /// How long token fetching pauses after three failures in a row (default 30 s).
+    pub fn breaker_cooldown(mut self, cooldown: Duration) -> Self {
+        self.breaker_cooldown = Some(cooldown);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// A missing corp id or secret, a refresh share outside (0, 1], or an HTTP client
+    /// that cannot be built.
+    pub fn build(self) -> Result<Client, Error> {
+        let config = |msg: &str| Error::new(Kind::Config, None, msg, "");
+        let corp_id = self
+            .corp_id
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| config("corp_id is required"))?;
+        let secret = self
+            .secret
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| config("secret is required"))?;
+        let refresh_share = self.refresh_share.unwrap_or(0.85);
+        if !(refresh_share > 0.0 && refresh_share <= 1.0) {
+            return Err(config("refresh_ahead must be in (0, 1]"));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| config(&redact(&e.to_string())))?,
+        };
+        let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        Ok(Client(Arc::new(Inner {
+            key: cache_key(&corp_id, &secret),
+            corp_id,
+            secret,
+            agent_id: self.agent_id,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            http,
+            store: self
+                .store
+                .unwrap_or_else(|| Arc::new(MemoryTokenStore::default())),
+            refresh_share,
+            breaker_cooldown_ms: i64::try_from(
+                self.breaker_cooldown
+                    .unwrap_or(Duration::from_secs(30))
+                    .as_millis(),
+            )
+            .unwrap_or(i64::MAX),
+            fetch: tokio::sync::Mutex::new(()),
+            flight: Mutex::new(Flight::default()),
+        })))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    expires_in: i64,
+}
+
+impl Client {
+    /// A builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The app's AgentId, if set.
+    pub fn agent_id(&self) -> Option<u64> {
+        self.0.agent_id
+    }
+
+    /// A valid access token: cached, renewed ahead of expiry, or fetched once for all
+    /// waiting callers.
+    ///
+    /// # Errors
+    /// The fetch failed (every caller that waited on it gets the same error), or the
+    /// circuit breaker is open.
+    pub async fn access_token(&self) -> Result<AccessToken, Error> {
+        let inner = &self.0;
+        if let Some(cached) = inner.store.get(&inner.key).await? {
+            let now = now_ms();
+            if now < cached.refresh_at_ms {
+                return Ok(cached.token);
+            }
+            if now < cached.expires_at_ms {
+                // Renew ahead: one caller fetches; everyone else keeps the valid token.
+                if let Ok(guard) = inner.fetch.try_lock() {
+                    let fresh = self.fetch_locked().await;
+                    drop(guard);
+                    return Ok(fresh.map_or(cached.token, |t| t.token));
+                }
+                return Ok(cached.token);
+            }
+        }
+        let generation = self.flight().generation;
+        let _guard = inner.fetch.lock().await;
+        {
+            let flight = self.flight();
+            if flight.generation != generation {
+                // A fetch finished while we waited: share its outcome.
+                if let Some(err) = &flight.last_error {
+                    return Err(err.clone());
+                }
+            }
+        }
+        if let Some(cached) = inner.store.get(&inner.key).await?
+            && now_ms() < cached.expires_at_ms
+        {
+            return Ok(cached.token);
+        }
+        self.fetch_locked().await.map(|t| t.token)
+    }
+
+    fn flight(&self) -> std::sync::MutexGuard<'_, Flight> {
+        self.0.flight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fetches and stores a token; the caller holds the fetch lock.
+    async fn fetch_locked(&self) -> Result<CachedToken, Error> {
+        let inner = &self.0;
+        let now = now_ms();
+        {
+            let flight = self.flight();
+            if flight.open_until_ms > now {
+                return Err(Error::new(
+                    Kind::CircuitOpen,
+                    flight.last_error.as_ref().and_then(Error::errcode),
+                    "token fetching is paused after repeated failures",
+                    GETTOKEN,
+                ));
+            }
+        }
+        let result = self.gettoken().await;
+        // Record the outcome for waiting callers; the lock is released before any await.
+        {
+            let mut flight = self.flight();
+            flight.generation += 1;
+            match &result {
+                Ok(_) => {
+                    flight.failures = 0;
+                    flight.last_error = None;
+                }
+                Err(err) => {
+                    flight.failures += 1;
+                    if flight.failures >= BREAKER_THRESHOLD {
+                        flight.open_until_ms = now + inner.breaker_cooldown_ms;
+                    }
+                    flight.last_error = Some(err.clone());
+                }
+            }
+        }
+        let answer = result?;
+        let lifetime_ms = answer.expires_in.max(1).saturating_mul(1000);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_precision_loss,
+            reason = "milliseconds of a lifetime"
+        )]
+        let ahead = (lifetime_ms as f64 * inner.refresh_share) as i64;
+        let cached = CachedToken {
+            token: AccessToken::new(answer.access_token),
+            expires_at_ms: now + lifetime_ms,
+            refresh_at_ms: now + ahead,
+        };
+        inner.store.put(&inner.key, cached.clone()).await?;
+        Ok(cached)
+    }
+
+    async fn gettoken(&self) -> Result<TokenAnswer, Error> {
+        let inner = &self.0;
+        let response = inner
+            .http
+            .get(format!("{}{GETTOKEN}", inner.base_url))
+            .query(&[
+                ("corpid", inner.corp_id.as_str()),
+                ("corpsecret", inner.secret.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| Error::new(Kind::Transport, None, redact(&e.to_string()), GETTOKEN))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Error::new(Kind::Transport, None, redact(&e.to_string()), GETTOKEN))?;
+        let answer: TokenAnswer = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), GETTOKEN))?;
+        if answer.errcode != 0 {
+            return Err(Error::api(answer.errcode, answer.errmsg, GETTOKEN));
+        }
+        if answer.access_token.is_empty() {
+            return Err(Error::new(
+                Kind::Decode,
+                None,
+                "gettoken returned no access_token",
+                GETTOKEN,
+            ));
+        }
+        Ok(answer)
+    }
+
+    /// `GET path` with the access token; `query` adds parameters.
+    ///
+    /// # Errors
+    /// Transport, decode and API errors; a token error after one refresh and repeat.
+    pub async fn get<Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Resp, Error> {
+        self.call::<(), Resp>(reqwest::Method::GET, path, query, None)
+            .await
+    }
+
+    /// `POST path` with a JSON body and the access token.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub async fn post<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp, Error> {
+        self.call(reqwest::Method::POST, path, &[], Some(body))
+            .await
+    }
+
+    async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Req>,
+    ) -> Result<Resp, Error> {
+        let token = self.access_token().await?;
+        match self.send_once(&method, path, query, body, &token).await {
+            Err(err) if err.is_token_error() => {
+                // Drop the token only if it is still the one that failed, then once more.
+                self.0.store.invalidate_if(&self.0.key, &token).await?;
+                let token = self.access_token().await?;
+                self.send_once(&method, path, query, body, &token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_once<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Req>,
+        token: &AccessToken,
+    ) -> Result<Resp, Error> {
+        let inner = &self.0;
+        let mut request = inner
+            .http
+            .request(method.clone(), format!("{}{path}", inner.base_url))
+            .query(&[("access_token", token.expose())])
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let transport =
+            |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), path);
+        let bytes = request
+            .send()
+            .await
+            .map_err(transport)?
+            .bytes()
+            .await
+            .map_err(transport)?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))?;
+        let errcode = value.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+        if errcode != 0 {
+            let errmsg = value
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(Error::api(errcode, errmsg, path));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))
+    }
+}

@@ -1,0 +1,38 @@
+//! The WeCom (企业微信) server API client, starting with the part every peer SDK gets
+//! wrong: the access token.
+//!
+//! # Overview
+//! - [`Client`] / [`ClientBuilder`]: one app (corp id + secret); `get` / `post` any API
+//!   path with the token injected and `errcode` decoded.
+//! - Token handling: cached per app (corp id + a fingerprint of the secret), fetched once
+//!   however many callers wait, renewed ahead of expiry, and on 40014 / 42001 / 40001
+//!   dropped only if still the one that failed, refreshed once, the call repeated once.
+//!   Three failed fetches in a row pause fetching (circuit breaker).
+//! - [`TokenStore`] (async): [`MemoryTokenStore`] by default.
+//! - [`Error`]: one pointer wide, with `errcode()`, `errmsg()`, `path()`, `hint()` and
+//!   `is_token_error()`, `is_retryable()`, `is_rate_limited()`; [`errcode::CATALOGUE`].
+//!
+//! Secrets and tokens never appear in `Debug`, errors or logs (query strings are
+//! redacted from transport errors).
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), wecom_sdk_client::Error> {
+//! use wecom_sdk_client::Client;
+//! let client = Client::builder().corp_id("ww1436e0e65a779aee").secret("APP_SECRET").agent_id(1000002).build()?;
+//! let sent: serde_json::Value = client
+//!     .post("/cgi-bin/message/send", &serde_json::json!({
+//!         "touser": "zhangsan", "msgtype": "text", "agentid": 1000002, "text": {"content": "hi"}
+//!     }))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+mod client;
+pub mod errcode;
+mod error;
+mod token;
+
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use error::{Error, Kind};
+pub use token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key};

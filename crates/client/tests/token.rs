@@ -1,0 +1,234 @@
+//! The token manager over real HTTP on 127.0.0.1 against a small fake WeCom: single
+//! flight on a cold cache, one refresh on expiry and on a 42001 storm, bounded fetches
+//! with a wrong secret, redaction.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use wecom_sdk_client::{Client, Error, Kind};
+
+const SECRET: &str = "the-right-secret";
+
+#[derive(Default)]
+struct Fake {
+    gettoken_calls: AtomicUsize,
+    api_calls: AtomicUsize,
+    issued: AtomicUsize,
+    valid: Mutex<HashSet<String>>,
+    /// Every API call answers 42001 while this is set.
+    always_expired: std::sync::atomic::AtomicBool,
+}
+
+async fn gettoken(
+    State(fake): State<Arc<Fake>>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Json<Value> {
+    fake.gettoken_calls.fetch_add(1, Ordering::SeqCst);
+    let secret = q
+        .iter()
+        .find(|(k, _)| k == "corpsecret")
+        .map(|(_, v)| v.as_str());
+    if secret != Some(SECRET) {
+        return Json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
+    }
+    // Widen the window in which concurrent callers would each fetch.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let token = format!("tok-{}", fake.issued.fetch_add(1, Ordering::SeqCst) + 1);
+    fake.valid.lock().unwrap().insert(token.clone());
+    Json(json!({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}))
+}
+
+async fn echo(
+    State(fake): State<Arc<Fake>>,
+    Query(q): Query<Vec<(String, String)>>,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    fake.api_calls.fetch_add(1, Ordering::SeqCst);
+    let token = q
+        .iter()
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if fake.always_expired.load(Ordering::SeqCst) || !fake.valid.lock().unwrap().contains(&token) {
+        return Json(json!({"errcode": 42001, "errmsg": "access_token expired"}));
+    }
+    Json(json!({"errcode": 0, "errmsg": "ok", "echo": body, "token": token}))
+}
+
+async fn serve() -> (String, Arc<Fake>) {
+    let fake = Arc::new(Fake::default());
+    let app = Router::new()
+        .route("/cgi-bin/gettoken", get(gettoken))
+        .route("/cgi-bin/echo", post(echo))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), fake)
+}
+
+fn client(base: &str, secret: &str) -> Client {
+    Client::builder()
+        .corp_id("ww1436e0e65a779aee")
+        .secret(secret)
+        .base_url(base)
+        .build()
+        .unwrap()
+}
+
+async fn echo_call(client: &Client, n: usize) -> Result<Value, Error> {
+    client.post("/cgi-bin/echo", &json!({ "n": n })).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_calls_on_a_cold_cache_make_one_gettoken() {
+    let (base, fake) = serve().await;
+    let client = client(&base, SECRET);
+    let calls: Vec<_> = (0..1000)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move { echo_call(&client, n).await })
+        })
+        .collect();
+    for (n, call) in calls.into_iter().enumerate() {
+        let answer = call.await.unwrap().expect("every call succeeds");
+        assert_eq!(answer["echo"]["n"], n);
+    }
+    assert_eq!(fake.gettoken_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.api_calls.load(Ordering::SeqCst), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_mid_traffic_is_refreshed_once() {
+    let (base, fake) = serve().await;
+    let client = client(&base, SECRET);
+    echo_call(&client, 0).await.unwrap();
+    // WeCom expires the token early: every call now gets 42001 for it.
+    fake.valid.lock().unwrap().clear();
+    let calls: Vec<_> = (0..100)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move { echo_call(&client, n).await })
+        })
+        .collect();
+    for call in calls {
+        let answer = call.await.unwrap().expect("retried once and succeeded");
+        assert_eq!(answer["token"], "tok-2");
+    }
+    assert_eq!(
+        fake.gettoken_calls.load(Ordering::SeqCst),
+        2,
+        "one refresh for the whole storm"
+    );
+    // Each call was tried at most twice: 1 warm-up + 100 failed + 100 repeats.
+    assert_eq!(fake.api_calls.load(Ordering::SeqCst), 201);
+}
+
+#[tokio::test]
+async fn a_second_token_error_surfaces_instead_of_looping() {
+    let (base, fake) = serve().await;
+    let client = client(&base, SECRET);
+    fake.always_expired.store(true, Ordering::SeqCst);
+    let err = echo_call(&client, 0).await.unwrap_err();
+    assert_eq!(err.errcode(), Some(42001));
+    assert!(err.is_token_error());
+    assert_eq!(
+        fake.api_calls.load(Ordering::SeqCst),
+        2,
+        "one call, one repeat"
+    );
+    assert_eq!(fake.gettoken_calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_makes_bounded_gettoken_calls() {
+    let (base, fake) = serve().await;
+    let client = client(&base, "a-wrong-secret");
+    for n in 0..20 {
+        let err = echo_call(&client, n).await.unwrap_err();
+        assert!(
+            err.errcode() == Some(40001) || *err.kind() == Kind::CircuitOpen,
+            "{err}"
+        );
+    }
+    assert_eq!(
+        fake.gettoken_calls.load(Ordering::SeqCst),
+        3,
+        "the breaker opens after three failures"
+    );
+    assert_eq!(fake.api_calls.load(Ordering::SeqCst), 0);
+    let err = echo_call(&client, 99).await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.errcode()),
+        (&Kind::CircuitOpen, Some(40001))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_share_the_error_of_the_fetch_they_waited_for() {
+    let (base, fake) = serve().await;
+    let client = client(&base, "a-wrong-secret");
+    let calls: Vec<_> = (0..50)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move { echo_call(&client, n).await })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap().is_err());
+    }
+    assert!(
+        fake.gettoken_calls.load(Ordering::SeqCst) <= 3,
+        "{}",
+        fake.gettoken_calls.load(Ordering::SeqCst)
+    );
+}
+
+#[tokio::test]
+async fn secrets_and_tokens_never_print() {
+    let (base, _fake) = serve().await;
+    let client = client(&base, SECRET);
+    let token = client.access_token().await.unwrap();
+    let shown = format!(
+        "{client:?} {token:?} {:?}",
+        Client::builder().secret(SECRET)
+    );
+    assert!(
+        !shown.contains(SECRET) && !shown.contains("tok-1"),
+        "{shown}"
+    );
+    // A transport error names the path, never the query with the secret.
+    let dead = Client::builder()
+        .corp_id("ww1")
+        .secret(SECRET)
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    let err = dead.access_token().await.unwrap_err();
+    assert_eq!(err.kind(), &Kind::Transport);
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert_eq!(err.path(), "/cgi-bin/gettoken");
+}
+
+#[tokio::test]
+async fn configuration_errors_are_typed() {
+    let err = Client::builder().secret("s").build().unwrap_err();
+    assert_eq!(err.kind(), &Kind::Config);
+    let err = Client::builder()
+        .corp_id("ww1")
+        .secret("s")
+        .refresh_ahead(1.5)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), &Kind::Config);
+}
