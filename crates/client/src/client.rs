@@ -19,6 +19,12 @@ const GETTOKEN: &str = "/cgi-bin/gettoken";
 /// Consecutive failed token fetches that open the circuit.
 const BREAKER_THRESHOLD: u32 = 3;
 
+/// How often an instance waiting for another's fetch looks for the new token.
+const LEASE_POLL: Duration = Duration::from_millis(25);
+
+/// Makes lease holders unique within the process.
+static HOLDER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The client's shared state.
 struct Inner {
     corp_id: String,
@@ -30,6 +36,7 @@ struct Inner {
     key: String,
     refresh_share: f64,
     breaker_cooldown_ms: i64,
+    lease_ttl: Duration,
     /// Held by the one task fetching a token; the others wait for its result.
     fetch: tokio::sync::Mutex<()>,
     flight: Mutex<Flight>,
@@ -77,6 +84,7 @@ pub struct ClientBuilder {
     store: Option<Arc<dyn TokenStore>>,
     refresh_share: Option<f64>,
     breaker_cooldown: Option<Duration>,
+    lease_ttl: Option<Duration>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -139,6 +147,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How long an instance may hold the right to fetch the shared token (default 5 s);
+    /// if it dies, the others fetch after this.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = Some(ttl);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -183,6 +198,7 @@ impl ClientBuilder {
                     .as_millis(),
             )
             .unwrap_or(i64::MAX),
+            lease_ttl: self.lease_ttl.unwrap_or(Duration::from_secs(5)),
             fetch: tokio::sync::Mutex::new(()),
             flight: Mutex::new(Flight::default()),
         })))
@@ -228,9 +244,12 @@ impl Client {
             if now < cached.expires_at_ms {
                 // Renew ahead: one caller fetches; everyone else keeps the valid token.
                 if let Ok(guard) = inner.fetch.try_lock() {
-                    let fresh = self.fetch_locked().await;
+                    let fresh = self.fetch_locked(false).await;
                     drop(guard);
-                    return Ok(fresh.map_or(cached.token, |t| t.token));
+                    return Ok(match fresh {
+                        Ok(Some(t)) => t.token,
+                        _ => cached.token,
+                    });
                 }
                 return Ok(cached.token);
             }
@@ -251,15 +270,57 @@ impl Client {
         {
             return Ok(cached.token);
         }
-        self.fetch_locked().await.map(|t| t.token)
+        match self.fetch_locked(true).await? {
+            Some(t) => Ok(t.token),
+            None => Err(Error::new(
+                Kind::Transport,
+                None,
+                "no token after waiting for the lease",
+                GETTOKEN,
+            )),
+        }
     }
 
     fn flight(&self) -> std::sync::MutexGuard<'_, Flight> {
         self.0.flight.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Fetches and stores a token; the caller holds the fetch lock.
-    async fn fetch_locked(&self) -> Result<CachedToken, Error> {
+    /// Fetches and stores a token; the caller holds the in-process fetch lock. Across
+    /// instances, only the holder of the store's lease fetches; with `wait`, the others
+    /// wait for its token (or for the lease to expire, should it die), without `wait`
+    /// they return `None` at once (renewal ahead of expiry: the old token still works).
+    async fn fetch_locked(&self, wait: bool) -> Result<Option<CachedToken>, Error> {
+        let inner = &self.0;
+        let holder = format!(
+            "{}-{}",
+            std::process::id(),
+            HOLDER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        loop {
+            if inner
+                .store
+                .try_lease(&inner.key, &holder, inner.lease_ttl)
+                .await?
+            {
+                break;
+            }
+            if !wait {
+                return Ok(None);
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+            if let Some(cached) = inner.store.get(&inner.key).await?
+                && now_ms() < cached.expires_at_ms
+            {
+                return Ok(Some(cached));
+            }
+        }
+        let fetched = self.fetch_leased().await;
+        inner.store.release_lease(&inner.key, &holder).await?;
+        fetched.map(Some)
+    }
+
+    /// The fetch itself, by the lease holder.
+    async fn fetch_leased(&self) -> Result<CachedToken, Error> {
         let inner = &self.0;
         let now = now_ms();
         {

@@ -8,7 +8,8 @@
 //!   however many callers wait, renewed ahead of expiry, and on 40014 / 42001 / 40001
 //!   dropped only if still the one that failed, refreshed once, the call repeated once.
 //!   Three failed fetches in a row pause fetching (circuit breaker).
-//! - [`TokenStore`] (async): [`MemoryTokenStore`] by default.
+//! - [`TokenStore`] (async): [`MemoryTokenStore`] by default; `RedisTokenStore` (feature
+//!   `redis`) shares one token among instances, refreshed by the lease holder.
 //! - [`Error`]: one pointer wide, with `errcode()`, `errmsg()`, `path()`, `hint()` and
 //!   `is_token_error()`, `is_retryable()`, `is_rate_limited()`; [`errcode::CATALOGUE`].
 //!
@@ -31,8 +32,12 @@
 mod client;
 pub mod errcode;
 mod error;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod token;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{Error, Kind};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisTokenStore;
 pub use token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key};

@@ -129,8 +129,9 @@ async fn an_expired_token_mid_traffic_is_refreshed_once() {
         2,
         "one refresh for the whole storm"
     );
-    // Each call was tried at most twice: 1 warm-up + 100 failed + 100 repeats.
-    assert_eq!(fake.api_calls.load(Ordering::SeqCst), 201);
+    // Each call was tried at most twice (calls that started after the refresh once).
+    let api_calls = fake.api_calls.load(Ordering::SeqCst);
+    assert!((101..=201).contains(&api_calls), "{api_calls}");
 }
 
 #[tokio::test]

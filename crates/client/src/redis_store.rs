@@ -1,0 +1,162 @@
+//! [`RedisTokenStore`]: one access token shared by every bot instance (feature `redis`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use crate::error::{Error, Kind};
+use crate::token::{AccessToken, CachedToken, TokenStore, now_ms};
+
+/// Deletes the token only if it is still the failed one.
+const INVALIDATE_IF: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local ok, t = pcall(cjson.decode, v)
+if ok and t['token'] == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+";
+
+/// Deletes the lease only if `holder` still holds it (value-fenced release).
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Tokens in Redis under a prefix; the lease is `SET NX PX`, released only by its holder.
+#[derive(Clone)]
+pub struct RedisTokenStore {
+    conn: ConnectionManager,
+    prefix: String,
+    invalidate: Script,
+    release: Script,
+}
+
+impl std::fmt::Debug for RedisTokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTokenStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn store_error(e: &redis::RedisError) -> Error {
+    Error::new(Kind::Transport, None, format!("redis: {e}"), "token store")
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    token: String,
+    expires_at_ms: i64,
+    refresh_at_ms: i64,
+}
+
+impl RedisTokenStore {
+    /// Connects (with automatic reconnection); keys start with `prefix`.
+    ///
+    /// # Errors
+    /// The URL is invalid or Redis cannot be reached.
+    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(|e| store_error(&e))?;
+        let conn = ConnectionManager::new(client)
+            .await
+            .map_err(|e| store_error(&e))?;
+        Ok(Self::new(conn, prefix))
+    }
+
+    /// Uses an existing connection manager.
+    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self {
+            conn,
+            prefix: prefix.into(),
+            invalidate: Script::new(INVALIDATE_IF),
+            release: Script::new(RELEASE),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn lease_key(&self, key: &str) -> String {
+        format!("{}{key}:lease", self.prefix)
+    }
+}
+
+#[async_trait]
+impl TokenStore for RedisTokenStore {
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, Error> {
+        let mut conn = self.conn.clone();
+        let value: Option<String> = conn.get(self.key(key)).await.map_err(|e| store_error(&e))?;
+        Ok(value
+            .and_then(|v| serde_json::from_str::<Stored>(&v).ok())
+            .map(|s| CachedToken {
+                token: AccessToken::new(s.token),
+                expires_at_ms: s.expires_at_ms,
+                refresh_at_ms: s.refresh_at_ms,
+            }))
+    }
+
+    async fn put(&self, key: &str, token: CachedToken) -> Result<(), Error> {
+        let ttl_ms = u64::try_from(token.expires_at_ms - now_ms())
+            .unwrap_or(0)
+            .max(1);
+        let stored = Stored {
+            token: token.token.expose().to_owned(),
+            expires_at_ms: token.expires_at_ms,
+            refresh_at_ms: token.refresh_at_ms,
+        };
+        let value = serde_json::to_string(&stored)
+            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), "token store"))?;
+        let mut conn = self.conn.clone();
+        let _: () = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| store_error(&e))?;
+        Ok(())
+    }
+
+    async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, Error> {
+        let mut conn = self.conn.clone();
+        let dropped: i64 = self
+            .invalidate
+            .key(self.key(key))
+            .arg(failed.expose())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| store_error(&e))?;
+        Ok(dropped == 1)
+    }
+
+    async fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, Error> {
+        let mut conn = self.conn.clone();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.lease_key(key))
+            .arg(holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| store_error(&e))?;
+        Ok(set.is_some())
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), Error> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .release
+            .key(self.lease_key(key))
+            .arg(holder)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| store_error(&e))?;
+        Ok(())
+    }
+}
