@@ -8,8 +8,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Kind, redact};
-use crate::token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key, now_ms};
+use crate::retry::RetryPolicy;
+use crate::token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key};
 
 /// WeCom's API host.
 pub const DEFAULT_BASE_URL: &str = "https://qyapi.weixin.qq.com";
@@ -37,6 +39,8 @@ struct Inner {
     refresh_share: f64,
     breaker_cooldown_ms: i64,
     lease_ttl: Duration,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
     /// Held by the one task fetching a token; the others wait for its result.
     fetch: tokio::sync::Mutex<()>,
     flight: Mutex<Flight>,
@@ -85,6 +89,8 @@ pub struct ClientBuilder {
     refresh_share: Option<f64>,
     breaker_cooldown: Option<Duration>,
     lease_ttl: Option<Duration>,
+    clock: Option<Arc<dyn Clock>>,
+    retry: Option<RetryPolicy>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -154,6 +160,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Reads time from `clock` for token expiry (tests use a `ManualClock`).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How calls are retried (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -199,6 +217,8 @@ impl ClientBuilder {
             )
             .unwrap_or(i64::MAX),
             lease_ttl: self.lease_ttl.unwrap_or(Duration::from_secs(5)),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            retry: self.retry.unwrap_or_default(),
             fetch: tokio::sync::Mutex::new(()),
             flight: Mutex::new(Flight::default()),
         })))
@@ -237,7 +257,7 @@ impl Client {
     pub async fn access_token(&self) -> Result<AccessToken, Error> {
         let inner = &self.0;
         if let Some(cached) = inner.store.get(&inner.key).await? {
-            let now = now_ms();
+            let now = self.now_ms();
             if now < cached.refresh_at_ms {
                 return Ok(cached.token);
             }
@@ -266,7 +286,7 @@ impl Client {
             }
         }
         if let Some(cached) = inner.store.get(&inner.key).await?
-            && now_ms() < cached.expires_at_ms
+            && self.now_ms() < cached.expires_at_ms
         {
             return Ok(cached.token);
         }
@@ -279,6 +299,10 @@ impl Client {
                 GETTOKEN,
             )),
         }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.0.clock.now_ms()
     }
 
     fn flight(&self) -> std::sync::MutexGuard<'_, Flight> {
@@ -309,7 +333,7 @@ impl Client {
             }
             tokio::time::sleep(LEASE_POLL).await;
             if let Some(cached) = inner.store.get(&inner.key).await?
-                && now_ms() < cached.expires_at_ms
+                && self.now_ms() < cached.expires_at_ms
             {
                 return Ok(Some(cached));
             }
@@ -322,7 +346,7 @@ impl Client {
     /// The fetch itself, by the lease holder.
     async fn fetch_leased(&self) -> Result<CachedToken, Error> {
         let inner = &self.0;
-        let now = now_ms();
+        let now = self.now_ms();
         {
             let flight = self.flight();
             if flight.open_until_ms > now {
@@ -402,20 +426,23 @@ impl Client {
         Ok(answer)
     }
 
-    /// `GET path` with the access token; `query` adds parameters.
+    /// `GET path` with the access token; `query` adds parameters. Idempotent: `-1` and
+    /// transport errors are retried per the retry policy.
     ///
     /// # Errors
-    /// Transport, decode and API errors; a token error after one refresh and repeat.
+    /// Transport, decode and API errors; a token error after one refresh and repeat;
+    /// [`Kind::Timeout`] past the policy's deadline.
     pub async fn get<Resp: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<Resp, Error> {
-        self.call::<(), Resp>(reqwest::Method::GET, path, query, None)
+        self.call::<(), Resp>(reqwest::Method::GET, path, query, None, true)
             .await
     }
 
-    /// `POST path` with a JSON body and the access token.
+    /// `POST path` with a JSON body and the access token. Not idempotent: only token
+    /// errors are repeated (once).
     ///
     /// # Errors
     /// As [`get`](Self::get).
@@ -424,7 +451,21 @@ impl Client {
         path: &str,
         body: &Req,
     ) -> Result<Resp, Error> {
-        self.call(reqwest::Method::POST, path, &[], Some(body))
+        self.call(reqwest::Method::POST, path, &[], Some(body), false)
+            .await
+    }
+
+    /// `POST` for calls that are safe to repeat (queries by POST, `message/send` with
+    /// `enable_duplicate_check`): retried like [`get`](Self::get).
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub async fn post_idempotent<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+    ) -> Result<Resp, Error> {
+        self.call(reqwest::Method::POST, path, &[], Some(body), true)
             .await
     }
 
@@ -434,17 +475,49 @@ impl Client {
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Req>,
+        idempotent: bool,
     ) -> Result<Resp, Error> {
-        let token = self.access_token().await?;
-        match self.send_once(&method, path, query, body, &token).await {
-            Err(err) if err.is_token_error() => {
-                // Drop the token only if it is still the one that failed, then once more.
-                self.0.store.invalidate_if(&self.0.key, &token).await?;
+        let policy = self.0.retry;
+        let attempts = async {
+            let mut refreshed = false;
+            let mut retries = 0u32;
+            loop {
                 let token = self.access_token().await?;
-                self.send_once(&method, path, query, body, &token).await
+                let err = match self.send_once(&method, path, query, body, &token).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(err) => err,
+                };
+                if err.is_token_error() && !refreshed {
+                    // Drop the token only if it is still the one that failed, then once more.
+                    refreshed = true;
+                    self.0.store.invalidate_if(&self.0.key, &token).await?;
+                    continue;
+                }
+                if idempotent
+                    && err.is_retryable()
+                    && !err.is_rate_limited()
+                    && retries < policy.max_retries
+                {
+                    retries += 1;
+                    let seed = u64::try_from(self.now_ms())
+                        .unwrap_or(0)
+                        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    tokio::time::sleep(policy.delay(retries, seed >> 20)).await;
+                    continue;
+                }
+                return Err(err);
             }
-            other => other,
-        }
+        };
+        tokio::time::timeout(policy.deadline, attempts)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    Kind::Timeout,
+                    None,
+                    "the call's deadline passed",
+                    path,
+                ))
+            })
     }
 
     async fn send_once<Req: Serialize + ?Sized, Resp: DeserializeOwned>(

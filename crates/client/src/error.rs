@@ -16,8 +16,14 @@ pub enum Kind {
     Transport,
     /// The answer was not the JSON expected.
     Decode,
+    /// The request breaks one of WeCom's limits; nothing was sent.
+    Invalid,
     /// The client is misconfigured (missing corp id or secret, bad base URL).
     Config,
+    /// A client-side rate limit (group robots: 20 messages a minute) stopped the call.
+    RateLimited,
+    /// The call, retries included, did not finish before its deadline.
+    Timeout,
     /// Token fetching is paused after repeated failures (a wrong secret must not burn
     /// the gettoken quota or get the IP banned).
     CircuitOpen,
@@ -90,12 +96,13 @@ impl Error {
 
     /// A repeat may succeed later: system busy, rate limits, transport failures.
     pub fn is_retryable(&self) -> bool {
-        self.0.kind == Kind::Transport || self.retry_class() == Some(RetryClass::BackOff)
+        matches!(self.0.kind, Kind::Transport | Kind::Timeout)
+            || self.retry_class() == Some(RetryClass::BackOff)
     }
 
     /// WeCom's rate limits (45009, 45033).
     pub fn is_rate_limited(&self) -> bool {
-        matches!(self.errcode(), Some(45009 | 45033))
+        self.0.kind == Kind::RateLimited || matches!(self.errcode(), Some(45009 | 45033))
     }
 }
 

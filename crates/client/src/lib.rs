@@ -10,6 +10,11 @@
 //!   Three failed fetches in a row pause fetching (circuit breaker).
 //! - [`TokenStore`] (async): [`MemoryTokenStore`] by default; `RedisTokenStore` (feature
 //!   `redis`) shares one token among instances, refreshed by the lease holder.
+//! - Endpoint groups: [`Client::message`] (send, recall, update_template_card),
+//!   [`Client::appchat`], [`Client::kf`] (`sync_all` pages with a [`api::kf::CursorStore`],
+//!   send, states); [`WebhookClient`] for group robots (20 messages a minute).
+//! - [`RetryPolicy`]: `-1` and transport errors retried with backoff for idempotent calls
+//!   only; rate limits never spin; a deadline per call. [`Clock`] for tests.
 //! - [`Error`]: one pointer wide, with `errcode()`, `errmsg()`, `path()`, `hint()` and
 //!   `is_token_error()`, `is_retryable()`, `is_rate_limited()`; [`errcode::CATALOGUE`].
 //!
@@ -29,15 +34,22 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 mod client;
+mod clock;
 pub mod errcode;
 mod error;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod retry;
 mod token;
+mod webhook;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Kind};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
+pub use retry::RetryPolicy;
 pub use token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key};
+pub use webhook::{ROBOT_MESSAGES_PER_MINUTE, WebhookClient};

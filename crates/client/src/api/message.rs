@@ -1,0 +1,95 @@
+//! App messages ([doc 90236](https://developer.work.weixin.qq.com/document/path/90236)).
+
+use serde::Deserialize;
+use wecom_sdk_message::send::{AppMessage, UpdateTemplateCard};
+
+use crate::Client;
+use crate::error::{Error, Kind};
+
+/// The `message/send` answer: who did not get it, and the ids to recall or update it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[non_exhaustive]
+pub struct SendResult {
+    /// `invaliduser`: `|`-joined ids that do not exist or cannot see the app.
+    #[serde(default)]
+    pub invaliduser: String,
+    /// `invalidparty`.
+    #[serde(default)]
+    pub invalidparty: String,
+    /// `invalidtag`.
+    #[serde(default)]
+    pub invalidtag: String,
+    /// `unlicenseduser`.
+    #[serde(default)]
+    pub unlicenseduser: String,
+    /// `msgid`: for `message/recall` (24 h).
+    #[serde(default)]
+    pub msgid: String,
+    /// `response_code`: for `update_template_card` (72 h, single use).
+    #[serde(default)]
+    pub response_code: String,
+}
+
+/// The `message/*` endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageApi<'a> {
+    pub(crate) client: &'a Client,
+}
+
+fn invalid(e: &wecom_sdk_message::LimitError, path: &str) -> Error {
+    Error::new(Kind::Invalid, None, e.to_string(), path)
+}
+
+impl MessageApi<'_> {
+    /// Sends an app message after checking its limits. A failed attempt (system busy,
+    /// transport) is repeated with `enable_duplicate_check` set, so WeCom drops a copy
+    /// that did arrive.
+    ///
+    /// # Errors
+    /// [`Kind::Invalid`] before any request when a limit is broken; API errors (81013
+    /// when every recipient is invalid).
+    pub async fn send(&self, message: &AppMessage) -> Result<SendResult, Error> {
+        const PATH: &str = "/cgi-bin/message/send";
+        message.validate().map_err(|e| invalid(&e, PATH))?;
+        if message.enable_duplicate_check {
+            return self.client.post_idempotent(PATH, message).await;
+        }
+        match self.client.post(PATH, message).await {
+            Err(err) if err.is_retryable() && !err.is_rate_limited() => {
+                let checked = message
+                    .clone()
+                    .with_duplicate_check(message.duplicate_check_interval.unwrap_or(1800));
+                self.client.post_idempotent(PATH, &checked).await
+            }
+            other => other,
+        }
+    }
+
+    /// Recalls a message sent in the last 24 hours.
+    ///
+    /// # Errors
+    /// API errors.
+    pub async fn recall(&self, msgid: &str) -> Result<(), Error> {
+        let _: serde_json::Value = self
+            .client
+            .post(
+                "/cgi-bin/message/recall",
+                &serde_json::json!({ "msgid": msgid }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Updates a sent template card for the users who clicked it.
+    ///
+    /// # Errors
+    /// [`Kind::Invalid`] before any request; API errors.
+    pub async fn update_template_card(
+        &self,
+        update: &UpdateTemplateCard,
+    ) -> Result<SendResult, Error> {
+        const PATH: &str = "/cgi-bin/message/update_template_card";
+        update.validate().map_err(|e| invalid(&e, PATH))?;
+        self.client.post(PATH, update).await
+    }
+}

@@ -1,0 +1,24 @@
+//! Typed endpoint groups, named as WeCom's documentation groups them.
+
+pub mod appchat;
+pub mod kf;
+pub mod message;
+
+use crate::Client;
+
+impl Client {
+    /// App messages: `message/send`, `message/recall`, `message/update_template_card`.
+    pub fn message(&self) -> message::MessageApi<'_> {
+        message::MessageApi { client: self }
+    }
+
+    /// Group chats created by the app: `appchat/send`.
+    pub fn appchat(&self) -> appchat::AppChatApi<'_> {
+        appchat::AppChatApi { client: self }
+    }
+
+    /// 微信客服: `kf/sync_msg`, `kf/send_msg`, `kf/send_msg_on_event`, `kf/service_state/*`.
+    pub fn kf(&self) -> kf::KfApi<'_> {
+        kf::KfApi { client: self }
+    }
+}
