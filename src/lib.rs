@@ -12,8 +12,8 @@
 //! - [`matcher`]: the auto-reply rule engine — feature `matcher` (default); `redis`
 //!   adds shared counters.
 //!
-//! - [`client`]: the API client — feature `client` (work in progress: token manager and
-//!   generic calls; typed endpoint groups follow).
+//! - [`client`]: the API client — feature `client` (default): single-flight tokens,
+//!   42001 handling, retries, endpoint groups, group robots.
 //!
 //! The bot runtime follows as its own crate.
 //!
@@ -23,7 +23,7 @@
 //! | `crypto` | yes     | [`crypto`]: `CallbackCrypto`, `CryptoError`, `sign` |
 //! | `message` | yes    | [`message`]: `callback::Message`, `reply::Reply`, `send::*`, `aibot`, `split_text` |
 //! | `matcher` | yes    | [`matcher`]: `RuleSet`, `Engine`, `Incoming`, `Hit`, intent plug-ins |
-//! | `client`  | no     | [`client`]: `Client` with single-flight tokens and one-refresh 42001 handling |
+//! | `client`  | yes    | [`client`]: `Client`, endpoint groups, `WebhookClient` |
 //! | `redis`   | no     | `matcher::RedisCounterStore`: limits and statistics shared across instances |
 //!
 //! # Example

@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Kind, redact};
 use crate::retry::RetryPolicy;
-use crate::token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key};
+use crate::token::{
+    AccessToken, CachedToken, MemoryTokenStore, TokenProvider, TokenStore, cache_key,
+};
 
 /// WeCom's API host.
 pub const DEFAULT_BASE_URL: &str = "https://qyapi.weixin.qq.com";
@@ -41,6 +43,7 @@ struct Inner {
     lease_ttl: Duration,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
+    provider: Option<Arc<dyn TokenProvider>>,
     /// Held by the one task fetching a token; the others wait for its result.
     fetch: tokio::sync::Mutex<()>,
     flight: Mutex<Flight>,
@@ -91,6 +94,7 @@ pub struct ClientBuilder {
     lease_ttl: Option<Duration>,
     clock: Option<Arc<dyn Clock>>,
     retry: Option<RetryPolicy>,
+    provider: Option<Arc<dyn TokenProvider>>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -172,6 +176,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Takes tokens from a central token service instead of `gettoken`; the secret is
+    /// then optional.
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -183,10 +194,11 @@ impl ClientBuilder {
             .corp_id
             .filter(|c| !c.is_empty())
             .ok_or_else(|| config("corp_id is required"))?;
-        let secret = self
-            .secret
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| config("secret is required"))?;
+        let secret = match (self.secret.filter(|s| !s.is_empty()), &self.provider) {
+            (Some(secret), _) => secret,
+            (None, Some(_)) => String::new(),
+            (None, None) => return Err(config("secret is required (or a token provider)")),
+        };
         let refresh_share = self.refresh_share.unwrap_or(0.85);
         if !(refresh_share > 0.0 && refresh_share <= 1.0) {
             return Err(config("refresh_ahead must be in (0, 1]"));
@@ -200,7 +212,11 @@ impl ClientBuilder {
         };
         let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         Ok(Client(Arc::new(Inner {
-            key: cache_key(&corp_id, &secret),
+            key: if secret.is_empty() {
+                format!("wecom:token:{corp_id}:provider")
+            } else {
+                cache_key(&corp_id, &secret)
+            },
             corp_id,
             secret,
             agent_id: self.agent_id,
@@ -219,6 +235,7 @@ impl ClientBuilder {
             lease_ttl: self.lease_ttl.unwrap_or(Duration::from_secs(5)),
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             retry: self.retry.unwrap_or_default(),
+            provider: self.provider,
             fetch: tokio::sync::Mutex::new(()),
             flight: Mutex::new(Flight::default()),
         })))
@@ -358,7 +375,18 @@ impl Client {
                 ));
             }
         }
-        let result = self.gettoken().await;
+        let result = match &inner.provider {
+            Some(provider) => provider
+                .fetch()
+                .await
+                .map(|(token, expires_in)| TokenAnswer {
+                    errcode: 0,
+                    errmsg: String::new(),
+                    access_token: token.expose().to_owned(),
+                    expires_in: i64::try_from(expires_in).unwrap_or(i64::MAX),
+                }),
+            None => self.gettoken().await,
+        };
         // Record the outcome for waiting callers; the lock is released before any await.
         {
             let mut flight = self.flight();
@@ -520,23 +548,95 @@ impl Client {
             })
     }
 
-    async fn send_once<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+    /// A multipart upload (part `media`) with the token; token errors refresh once.
+    pub(crate) async fn upload<Resp: DeserializeOwned>(
         &self,
-        method: &reqwest::Method,
         path: &str,
         query: &[(&str, &str)],
-        body: Option<&Req>,
-        token: &AccessToken,
+        filename: &str,
+        bytes: Vec<u8>,
     ) -> Result<Resp, Error> {
-        let inner = &self.0;
-        let mut request = inner
-            .http
-            .request(method.clone(), format!("{}{path}", inner.base_url))
-            .query(&[("access_token", token.expose())])
-            .query(query);
-        if let Some(body) = body {
-            request = request.json(body);
+        let mut refreshed = false;
+        loop {
+            let token = self.access_token().await?;
+            let part =
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(filename.to_owned());
+            let form = reqwest::multipart::Form::new().part("media", part);
+            let request = self
+                .0
+                .http
+                .post(format!("{}{path}", self.0.base_url))
+                .query(&[("access_token", token.expose())])
+                .query(query)
+                .multipart(form);
+            match self.answer(request, path).await {
+                Err(err) if err.is_token_error() && !refreshed => {
+                    refreshed = true;
+                    self.0.store.invalidate_if(&self.0.key, &token).await?;
+                }
+                other => return other,
+            }
         }
+    }
+
+    /// A download: the body's bytes, unless WeCom answers with a JSON error.
+    pub(crate) async fn download(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<u8>, Error> {
+        let mut refreshed = false;
+        loop {
+            let token = self.access_token().await?;
+            let transport =
+                |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), path);
+            let response = self
+                .0
+                .http
+                .get(format!("{}{path}", self.0.base_url))
+                .query(&[("access_token", token.expose())])
+                .query(query)
+                .send()
+                .await
+                .map_err(transport)?;
+            let json = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("json") || v.contains("text/plain"));
+            let bytes = response.bytes().await.map_err(transport)?;
+            if !json {
+                return Ok(bytes.to_vec());
+            }
+            let value: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))?;
+            let errcode = value.get("errcode").and_then(Value::as_i64).unwrap_or(0);
+            if errcode == 0 {
+                return Ok(bytes.to_vec());
+            }
+            let err = Error::api(
+                errcode,
+                value
+                    .get("errmsg")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                path,
+            );
+            if err.is_token_error() && !refreshed {
+                refreshed = true;
+                self.0.store.invalidate_if(&self.0.key, &token).await?;
+                continue;
+            }
+            return Err(err);
+        }
+    }
+
+    /// Sends a request and decodes WeCom's JSON answer.
+    async fn answer<Resp: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<Resp, Error> {
         let transport =
             |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), path);
         let bytes = request
@@ -558,5 +658,25 @@ impl Client {
         }
         serde_json::from_value(value)
             .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))
+    }
+
+    async fn send_once<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Req>,
+        token: &AccessToken,
+    ) -> Result<Resp, Error> {
+        let inner = &self.0;
+        let mut request = inner
+            .http
+            .request(method.clone(), format!("{}{path}", inner.base_url))
+            .query(&[("access_token", token.expose())])
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.answer(request, path).await
     }
 }

@@ -51,5 +51,9 @@ pub use error::{Error, Kind};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
 pub use retry::RetryPolicy;
-pub use token::{AccessToken, CachedToken, MemoryTokenStore, TokenStore, cache_key};
+pub use token::{AccessToken, CachedToken, MemoryTokenStore, TokenProvider, TokenStore, cache_key};
 pub use webhook::{ROBOT_MESSAGES_PER_MINUTE, WebhookClient};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

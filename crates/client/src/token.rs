@@ -145,6 +145,19 @@ pub fn cache_key(corp_id: &str, secret: &str) -> String {
     format!("wecom:token:{corp_id}:{}", &hex::encode(digest)[..16])
 }
 
+/// Where tokens come from when not from `gettoken`: a company's central token service.
+///
+/// With a provider the client never sees the secret; it still caches, shares and
+/// refreshes the token as usual, and asks the provider again after a token error.
+#[async_trait]
+pub trait TokenProvider: Send + Sync + fmt::Debug {
+    /// A fresh token and its lifetime in seconds.
+    ///
+    /// # Errors
+    /// The service failed; the error reaches every caller waiting for the token.
+    async fn fetch(&self) -> Result<(AccessToken, u64), Error>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

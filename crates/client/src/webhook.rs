@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use wecom_sdk_message::send::WebhookMessage;
 
+use crate::api::media::{MediaType, Uploaded, check};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Kind, redact};
 
@@ -14,6 +15,7 @@ use crate::error::{Error, Kind, redact};
 pub const ROBOT_MESSAGES_PER_MINUTE: usize = 20;
 
 const PATH: &str = "/cgi-bin/webhook/send";
+const UPLOAD: &str = "/cgi-bin/webhook/upload_media";
 
 /// Sends group-robot messages, keeping under 20 messages a minute per robot on the client
 /// side (WeCom answers 45009 beyond). Cheap to clone; clones share the limit.
@@ -117,6 +119,67 @@ impl WebhookClient {
                     .and_then(|m| m.as_str())
                     .unwrap_or_default(),
                 PATH,
+            )),
+        }
+    }
+
+    /// Uploads a file or voice for `file` / `voice` robot messages (multipart `media`;
+    /// file ≤ 20 MB, voice AMR ≤ 2 MB; more than 5 bytes).
+    ///
+    /// # Errors
+    /// [`Kind::Invalid`] before any request for another type or a size over the limit;
+    /// transport and API errors.
+    pub async fn upload_media(
+        &self,
+        kind: MediaType,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Uploaded, Error> {
+        if !matches!(kind, MediaType::File | MediaType::Voice) {
+            return Err(Error::new(
+                Kind::Invalid,
+                None,
+                "robots take file and voice uploads only",
+                UPLOAD,
+            ));
+        }
+        check(
+            UPLOAD,
+            filename,
+            bytes.len(),
+            kind.max_bytes(),
+            kind.extensions(),
+        )?;
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned());
+        let transport =
+            |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), UPLOAD);
+        let bytes = self
+            .http
+            .post(format!("{}{UPLOAD}", self.base_url))
+            .query(&[("key", &*self.key), ("type", kind.as_str())])
+            .multipart(reqwest::multipart::Form::new().part("media", part))
+            .send()
+            .await
+            .map_err(transport)?
+            .bytes()
+            .await
+            .map_err(transport)?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), UPLOAD))?;
+        match value
+            .get("errcode")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0)
+        {
+            0 => serde_json::from_value(value)
+                .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), UPLOAD)),
+            code => Err(Error::api(
+                code,
+                value
+                    .get("errmsg")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default(),
+                UPLOAD,
             )),
         }
     }

@@ -233,3 +233,30 @@ async fn configuration_errors_are_typed() {
         .unwrap_err();
     assert_eq!(err.kind(), &Kind::Config);
 }
+
+#[tokio::test]
+async fn a_token_provider_replaces_gettoken() {
+    #[derive(Debug, Default)]
+    struct Central(AtomicUsize);
+    #[async_trait::async_trait]
+    impl wecom_sdk_client::TokenProvider for Central {
+        async fn fetch(&self) -> Result<(wecom_sdk_client::AccessToken, u64), Error> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok((wecom_sdk_client::AccessToken::new(format!("tok-{n}")), 7200))
+        }
+    }
+    let (base, fake) = serve().await;
+    // The fake accepts tokens it issued: register the provider's first token there.
+    fake.valid.lock().unwrap().insert("tok-1".to_owned());
+    let central = Arc::new(Central::default());
+    let client = Client::builder()
+        .corp_id("ww1")
+        .base_url(&base)
+        .token_provider(central.clone())
+        .build()
+        .unwrap();
+    echo_call(&client, 1).await.unwrap();
+    echo_call(&client, 2).await.unwrap();
+    assert_eq!(central.0.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.gettoken_calls.load(Ordering::SeqCst), 0);
+}

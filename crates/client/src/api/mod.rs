@@ -1,7 +1,9 @@
 //! Typed endpoint groups, named as WeCom's documentation groups them.
 
 pub mod appchat;
+pub mod external_contact;
 pub mod kf;
+pub mod media;
 pub mod message;
 
 use crate::Client;
@@ -15,6 +17,16 @@ impl Client {
     /// Group chats created by the app: `appchat/send`.
     pub fn appchat(&self) -> appchat::AppChatApi<'_> {
         appchat::AppChatApi { client: self }
+    }
+
+    /// Customer contact: contact ways (活码), tags, customer groups, group-send templates.
+    pub fn external_contact(&self) -> external_contact::ExternalContactApi<'_> {
+        external_contact::ExternalContactApi { client: self }
+    }
+
+    /// Media: uploads (checked first), permanent images, downloads.
+    pub fn media(&self) -> media::MediaApi<'_> {
+        media::MediaApi { client: self }
     }
 
     /// 微信客服: `kf/sync_msg`, `kf/send_msg`, `kf/send_msg_on_event`, `kf/service_state/*`.
