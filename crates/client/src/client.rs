@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Kind, redact};
+use crate::error::{Error, Kind, decode_answer, redact};
 use crate::retry::RetryPolicy;
 use crate::token::{
     AccessToken, CachedToken, MemoryTokenStore, TokenProvider, TokenStore, cache_key,
@@ -608,20 +607,9 @@ impl Client {
             if !json {
                 return Ok(bytes.to_vec());
             }
-            let value: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))?;
-            let errcode = value.get("errcode").and_then(Value::as_i64).unwrap_or(0);
-            if errcode == 0 {
+            let Err(err) = decode_answer(&bytes, path) else {
                 return Ok(bytes.to_vec());
-            }
-            let err = Error::api(
-                errcode,
-                value
-                    .get("errmsg")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-                path,
-            );
+            };
             if err.is_token_error() && !refreshed {
                 refreshed = true;
                 self.0.store.invalidate_if(&self.0.key, &token).await?;
@@ -646,16 +634,7 @@ impl Client {
             .bytes()
             .await
             .map_err(transport)?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))?;
-        let errcode = value.get("errcode").and_then(Value::as_i64).unwrap_or(0);
-        if errcode != 0 {
-            let errmsg = value
-                .get("errmsg")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            return Err(Error::api(errcode, errmsg, path));
-        }
+        let value = decode_answer(&bytes, path)?;
         serde_json::from_value(value)
             .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))
     }

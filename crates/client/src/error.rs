@@ -136,6 +136,26 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {}
 
+/// Reads WeCom's JSON answer: the value, or the API error its `errcode` names.
+pub(crate) fn decode_answer(bytes: &[u8], path: &str) -> Result<serde_json::Value, Error> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))?;
+    match value
+        .get("errcode")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0)
+    {
+        0 => Ok(value),
+        code => {
+            let errmsg = value
+                .get("errmsg")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            Err(Error::api(code, errmsg, path))
+        }
+    }
+}
+
 /// Removes secrets from a transport error's text: everything after `?` in URLs.
 pub(crate) fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

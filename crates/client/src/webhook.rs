@@ -9,7 +9,7 @@ use wecom_sdk_message::send::WebhookMessage;
 
 use crate::api::media::{MediaType, Uploaded, check};
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Kind, redact};
+use crate::error::{Error, Kind, decode_answer, redact};
 
 /// WeCom's limit: messages per minute per robot.
 pub const ROBOT_MESSAGES_PER_MINUTE: usize = 20;
@@ -104,23 +104,7 @@ impl WebhookClient {
             .bytes()
             .await
             .map_err(transport)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), PATH))?;
-        match value
-            .get("errcode")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0)
-        {
-            0 => Ok(()),
-            code => Err(Error::api(
-                code,
-                value
-                    .get("errmsg")
-                    .and_then(|m| m.as_str())
-                    .unwrap_or_default(),
-                PATH,
-            )),
-        }
+        decode_answer(&bytes, PATH).map(|_| ())
     }
 
     /// Uploads a file or voice for `file` / `voice` robot messages (multipart `media`;
@@ -164,23 +148,8 @@ impl WebhookClient {
             .bytes()
             .await
             .map_err(transport)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), UPLOAD))?;
-        match value
-            .get("errcode")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0)
-        {
-            0 => serde_json::from_value(value)
-                .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), UPLOAD)),
-            code => Err(Error::api(
-                code,
-                value
-                    .get("errmsg")
-                    .and_then(|m| m.as_str())
-                    .unwrap_or_default(),
-                UPLOAD,
-            )),
-        }
+        let value = decode_answer(&bytes, UPLOAD)?;
+        serde_json::from_value(value)
+            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), UPLOAD))
     }
 }
