@@ -568,7 +568,7 @@ impl Client {
                 .query(&[("access_token", token.expose())])
                 .query(query)
                 .multipart(form);
-            match self.answer(request, path).await {
+            match exchange(request, path).await {
                 Err(err) if err.is_token_error() && !refreshed => {
                     refreshed = true;
                     self.0.store.invalidate_if(&self.0.key, &token).await?;
@@ -619,26 +619,6 @@ impl Client {
         }
     }
 
-    /// Sends a request and decodes WeCom's JSON answer.
-    async fn answer<Resp: DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-        path: &str,
-    ) -> Result<Resp, Error> {
-        let transport =
-            |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), path);
-        let bytes = request
-            .send()
-            .await
-            .map_err(transport)?
-            .bytes()
-            .await
-            .map_err(transport)?;
-        let value = decode_answer(&bytes, path)?;
-        serde_json::from_value(value)
-            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))
-    }
-
     async fn send_once<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
         &self,
         method: &reqwest::Method,
@@ -656,6 +636,24 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
-        self.answer(request, path).await
+        exchange(request, path).await
     }
+}
+
+/// Sends a request and decodes WeCom's JSON answer.
+pub(crate) async fn exchange<Resp: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    path: &str,
+) -> Result<Resp, Error> {
+    let transport =
+        |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), path);
+    let bytes = request
+        .send()
+        .await
+        .map_err(transport)?
+        .bytes()
+        .await
+        .map_err(transport)?;
+    let value = decode_answer(&bytes, path)?;
+    serde_json::from_value(value).map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))
 }

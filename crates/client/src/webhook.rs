@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wecom_sdk_message::send::WebhookMessage;
 
 use crate::api::media::{MediaType, Uploaded, check};
+use crate::client::exchange;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Kind, decode_answer, redact};
+use crate::error::{Error, Kind};
 
 /// WeCom's limit: messages per minute per robot.
 pub const ROBOT_MESSAGES_PER_MINUTE: usize = 20;
@@ -91,20 +92,14 @@ impl WebhookClient {
             }
             sent.push_back(now);
         }
-        let transport =
-            |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), PATH);
-        let bytes = self
+        let request = self
             .http
             .post(format!("{}{PATH}", self.base_url))
             .query(&[("key", &*self.key)])
-            .json(message)
-            .send()
+            .json(message);
+        exchange::<serde_json::Value>(request, PATH)
             .await
-            .map_err(transport)?
-            .bytes()
-            .await
-            .map_err(transport)?;
-        decode_answer(&bytes, PATH).map(|_| ())
+            .map(|_| ())
     }
 
     /// Uploads a file or voice for `file` / `voice` robot messages (multipart `media`;
@@ -135,21 +130,11 @@ impl WebhookClient {
             kind.extensions(),
         )?;
         let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned());
-        let transport =
-            |e: reqwest::Error| Error::new(Kind::Transport, None, redact(&e.to_string()), UPLOAD);
-        let bytes = self
+        let request = self
             .http
             .post(format!("{}{UPLOAD}", self.base_url))
             .query(&[("key", &*self.key), ("type", kind.as_str())])
-            .multipart(reqwest::multipart::Form::new().part("media", part))
-            .send()
-            .await
-            .map_err(transport)?
-            .bytes()
-            .await
-            .map_err(transport)?;
-        let value = decode_answer(&bytes, UPLOAD)?;
-        serde_json::from_value(value)
-            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), UPLOAD))
+            .multipart(reqwest::multipart::Form::new().part("media", part));
+        exchange(request, UPLOAD).await
     }
 }
