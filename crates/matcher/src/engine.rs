@@ -462,8 +462,11 @@ impl Engine {
                 None
             }
             Counting::Commit => {
-                let cooldown_key = cooldown_key(rule, incoming);
-                if cooldown.is_some() && !self.local.would_acquire(&cooldown_key, 1) {
+                // The key is built only for rules that have a cooldown.
+                let cooldown_key = cooldown.map(|_| cooldown_key(rule, incoming));
+                if let Some(key) = &cooldown_key
+                    && !self.local.would_acquire(key, 1)
+                {
                     return Some(Verdict::CooldownActive);
                 }
                 if let Some(l) = limit
@@ -475,9 +478,9 @@ impl Engine {
                 {
                     return Some(Verdict::LimitReached);
                 }
-                if let Some(secs) = cooldown {
+                if let (Some(secs), Some(key)) = (cooldown, &cooldown_key) {
                     self.local
-                        .try_acquire_now(&cooldown_key, 1, Duration::from_secs(secs));
+                        .try_acquire_now(key, 1, Duration::from_secs(secs));
                 }
                 None
             }
