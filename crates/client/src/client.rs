@@ -555,11 +555,14 @@ impl Client {
         filename: &str,
         bytes: Vec<u8>,
     ) -> Result<Resp, Error> {
+        // Shared, so a repeat after a token refresh does not copy the file again.
+        let bytes = bytes::Bytes::from(bytes);
+        let len = bytes.len() as u64;
         let mut refreshed = false;
         loop {
             let token = self.access_token().await?;
-            let part =
-                reqwest::multipart::Part::bytes(bytes.clone()).file_name(filename.to_owned());
+            let part = reqwest::multipart::Part::stream_with_length(bytes.clone(), len)
+                .file_name(filename.to_owned());
             let form = reqwest::multipart::Form::new().part("media", part);
             let request = self
                 .0
