@@ -243,3 +243,118 @@ fn json_to_xml(out: &mut String, name: &str, value: &Value) {
         Value::Null => {}
     }
 }
+
+/// A passive reply read back from its XML: what a customer's WeCom client would show.
+///
+/// The other half of [`Reply::to_xml`], for simulators and tests that play WeCom and
+/// must check what a bot answered.
+///
+/// ```
+/// use wecom_sdk_message::reply::{Reply, ReplyDocument};
+/// let xml = Reply::text("营业时间 9:00–18:00").to_xml("zhangsan", "ww1", 1700000000);
+/// let doc = ReplyDocument::from_xml(&xml)?;
+/// assert_eq!((doc.to_user.as_str(), doc.from_corp.as_str()), ("zhangsan", "ww1"));
+/// assert_eq!(doc.reply, Some(Reply::text("营业时间 9:00–18:00")));
+/// # Ok::<(), wecom_sdk_message::ParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyDocument {
+    /// `ToUserName`: the customer.
+    pub to_user: String,
+    /// `FromUserName`: the CorpID.
+    pub from_corp: String,
+    /// `CreateTime`: Unix seconds.
+    pub create_time: i64,
+    /// `MsgType`.
+    pub msg_type: String,
+    /// The typed reply; `None` for a template-card update (its XML form is not read back:
+    /// see `raw`) or a type this version does not know.
+    pub reply: Option<Reply>,
+    /// The whole document.
+    pub raw: crate::Element,
+}
+
+impl ReplyDocument {
+    /// Reads a passive reply's XML (after decryption).
+    ///
+    /// # Errors
+    /// [`ParseError::Xml`](crate::ParseError::Xml) for malformed XML;
+    /// [`ParseError::MissingField`](crate::ParseError::MissingField) without `ToUserName`,
+    /// `FromUserName`, `CreateTime` or `MsgType`;
+    /// [`ParseError::InvalidField`](crate::ParseError::InvalidField) for a `CreateTime`
+    /// that is not a number.
+    pub fn from_xml(xml: &str) -> Result<Self, crate::ParseError> {
+        use crate::ParseError;
+        let root = crate::xml::parse(xml)?;
+        let required = |field: &'static str| {
+            root.string(field)
+                .ok_or(ParseError::MissingField { field })
+        };
+        let to_user = required("ToUserName")?;
+        let from_corp = required("FromUserName")?;
+        let msg_type = required("MsgType")?;
+        let create_time = root
+            .number::<i64>("CreateTime")?
+            .ok_or(ParseError::MissingField {
+                field: "CreateTime",
+            })?;
+        let nested = |outer: &str, field: &str| {
+            root.child(outer)
+                .and_then(|n| n.string(field))
+                .unwrap_or_default()
+        };
+        let optional = |outer: &str, field: &str| root.child(outer).and_then(|n| n.string(field));
+        let reply = match msg_type.as_str() {
+            "text" => Some(Reply::text(root.string_or_empty("Content"))),
+            "image" => Some(Reply::image(nested("Image", "MediaId"))),
+            "voice" => Some(Reply::Voice {
+                media_id: nested("Voice", "MediaId"),
+            }),
+            "video" => Some(Reply::Video {
+                media_id: nested("Video", "MediaId"),
+                title: optional("Video", "Title"),
+                description: optional("Video", "Description"),
+            }),
+            "news" => Some(Reply::news(
+                root.child("Articles")
+                    .into_iter()
+                    .flat_map(|a| a.children_named("item"))
+                    .map(|item| Article {
+                        title: item.string_or_empty("Title"),
+                        description: item.string_or_empty("Description"),
+                        pic_url: item.string_or_empty("PicUrl"),
+                        url: item.string_or_empty("Url"),
+                    })
+                    .collect(),
+            )),
+            "update_button" => Some(Reply::UpdateButton {
+                replace_name: nested("Button", "ReplaceName"),
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            to_user,
+            from_corp,
+            create_time,
+            msg_type,
+            reply,
+            raw: root.to_element(),
+        })
+    }
+
+    /// The text a customer reads: the content of a text reply, the titles of news.
+    pub fn text(&self) -> Option<String> {
+        match self.reply.as_ref()? {
+            Reply::Text { content } => Some(content.clone()),
+            Reply::News { articles } => Some(
+                articles
+                    .iter()
+                    .map(|a| a.title.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Reply::Video { title, .. } => title.clone(),
+            _ => None,
+        }
+    }
+}

@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use wecom_sdk_message::aibot::*;
 use wecom_sdk_message::callback::{Body, Message};
-use wecom_sdk_message::reply::{Article, Reply};
+use wecom_sdk_message::reply::{Article, Reply, ReplyDocument};
 use wecom_sdk_message::send::{Button, CardAction, TemplateCard};
 use wecom_sdk_message::split_text;
 
@@ -324,7 +324,52 @@ fn ai_bot_replies() {
     );
 }
 
+fn reply_strategy() -> impl Strategy<Value = Reply> {
+    let s = || "\\PC{0,40}";
+    let article = (s(), s(), s(), s()).prop_map(|(title, description, pic_url, url)| Article {
+        title,
+        description,
+        pic_url,
+        url,
+    });
+    prop_oneof![
+        s().prop_map(Reply::text),
+        s().prop_map(Reply::image),
+        s().prop_map(|media_id| Reply::Voice { media_id }),
+        (s(), proptest::option::of(s()), proptest::option::of(s())).prop_map(
+            |(media_id, title, description)| Reply::Video {
+                media_id,
+                title,
+                description
+            }
+        ),
+        proptest::collection::vec(article, 1..8).prop_map(Reply::news),
+        s().prop_map(|replace_name| Reply::UpdateButton { replace_name }),
+    ]
+}
+
+#[test]
+fn reply_document_reads_template_card_updates_raw() {
+    let card = TemplateCard::text_notice("已处理", CardAction::url("https://example.com"));
+    let xml = Reply::update_template_card(card).to_xml("u", "ww1", 7);
+    let doc = ReplyDocument::from_xml(&xml).unwrap();
+    assert_eq!(doc.msg_type, "update_template_card");
+    assert_eq!(doc.reply, None);
+    assert!(doc.raw.child("TemplateCard").is_some());
+    assert!(ReplyDocument::from_xml("<xml><ToUserName>u</ToUserName></xml>").is_err());
+}
+
 proptest! {
+    #[test]
+    fn reply_document_reads_back_every_reply(reply in reply_strategy(), user in "[a-zA-Z0-9_]{1,20}", time in 0i64..4_000_000_000) {
+        let xml = reply.to_xml(&user, "ww1436e0e65a779aee", time);
+        let doc = ReplyDocument::from_xml(&xml).expect("parses");
+        prop_assert_eq!(&doc.to_user, &user);
+        prop_assert_eq!(doc.create_time, time);
+        prop_assert_eq!(doc.msg_type.as_str(), reply.msg_type());
+        prop_assert_eq!(doc.reply, Some(reply));
+    }
+
     #[test]
     fn text_reply_round_trips_any_unicode(text in "\\PC{0,200}", user in "[a-zA-Z0-9_]{1,20}") {
         let xml = Reply::text(text.clone()).to_xml(&user, "ww1436e0e65a779aee", 1_700_000_000);
