@@ -286,10 +286,8 @@ impl ReplyDocument {
     pub fn from_xml(xml: &str) -> Result<Self, crate::ParseError> {
         use crate::ParseError;
         let root = crate::xml::parse(xml)?;
-        let required = |field: &'static str| {
-            root.string(field)
-                .ok_or(ParseError::MissingField { field })
-        };
+        let required =
+            |field: &'static str| root.string(field).ok_or(ParseError::MissingField { field });
         let to_user = required("ToUserName")?;
         let from_corp = required("FromUserName")?;
         let msg_type = required("MsgType")?;

@@ -23,6 +23,9 @@ pub(crate) enum CryptoCommand {
         /// decoded once.
         #[arg(long)]
         echostr: String,
+        /// Accept any receive id inside the echo.
+        #[arg(long)]
+        skip_receive_id_check: bool,
     },
     /// Check and decrypt a callback POST body and print the plaintext message.
     Decrypt {
@@ -36,6 +39,9 @@ pub(crate) enum CryptoCommand {
         /// The body is a JSON envelope (`{"encrypt": …}`: JSON callbacks, AI bots).
         #[arg(long)]
         json: bool,
+        /// Accept any receive id inside the message.
+        #[arg(long)]
+        skip_receive_id_check: bool,
     },
     /// Encrypt a passive reply and print the signed reply envelope.
     Encrypt {
@@ -86,9 +92,6 @@ pub(crate) struct AppArgs {
     /// CorpID (self-built apps), SuiteID (third-party suites) or "" (AI bots).
     #[arg(long, allow_hyphen_values = true)]
     receive_id: String,
-    /// Accept any receive id inside the message.
-    #[arg(long)]
-    skip_receive_id_check: bool,
 }
 
 /// The signature query values of a callback.
@@ -107,14 +110,84 @@ pub(crate) struct SignedArgs {
 
 /// What can stop a command.
 enum Failure {
-    Crypto(CryptoError),
+    /// A crypto error, with extra lines that help tell its causes apart.
+    Crypto(CryptoError, Vec<String>),
     Input(String),
 }
 
 impl From<CryptoError> for Failure {
     fn from(e: CryptoError) -> Self {
-        Self::Crypto(e)
+        Self::Crypto(e, Vec::new())
     }
+}
+
+/// What a signed request looked like, to explain a failure.
+struct Evidence<'a> {
+    token: &'a str,
+    signed: &'a SignedArgs,
+    /// The ciphertext that was signed (`echostr` or `Encrypt`), if it could be read.
+    encrypted: Option<String>,
+    /// The body, for a POST.
+    body: Option<&'a str>,
+    json: bool,
+}
+
+impl Evidence<'_> {
+    /// Lines that tell a wrong Token from a wrongly copied value: the signature we
+    /// computed (never the Token), and the usual copy-paste accidents.
+    fn explain(&self, e: &CryptoError) -> Vec<String> {
+        let mut lines = Vec::new();
+        if e.code() == -40001
+            && let Some(encrypted) = &self.encrypted
+        {
+            let computed = wecom_sdk_crypto::sign(
+                self.token,
+                &self.signed.timestamp,
+                &self.signed.nonce,
+                encrypted,
+            );
+            lines.push(format!(
+                "computed msg_signature: {computed} (given: {}); if WeCom sent the computed one, the \
+                 --msg-signature was copied wrongly; if not, the Token differs from the app's",
+                self.signed.msg_signature
+            ));
+        }
+        if self.signed.msg_signature.contains(' ')
+            || self.encrypted.as_deref().is_some_and(|c| c.contains(' '))
+        {
+            lines.push(
+                "note: a value holds a space where base64 has `+`: the URL was decoded twice \
+                 (a `+` became a space); put the `+` back"
+                    .to_owned(),
+            );
+        }
+        if !self.json && self.body.is_some_and(|b| b.trim_start().starts_with('{')) {
+            lines.push("note: the body is JSON; decrypt it with --json".to_owned());
+        }
+        lines
+    }
+}
+
+/// The `<Encrypt>` (or JSON `encrypt`) of a POST body, if it has one.
+fn ciphertext_of(body: &str, json: bool) -> Option<String> {
+    if json || body.trim_start().starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        return v
+            .get("encrypt")
+            .or_else(|| v.get("Encrypt"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+    }
+    let start = body.find("<Encrypt>")? + "<Encrypt>".len();
+    let len = body[start..].find("</Encrypt>")?;
+    let value = body[start..start + len].trim();
+    Some(
+        value
+            .strip_prefix("<![CDATA[")
+            .and_then(|v| v.strip_suffix("]]>"))
+            .unwrap_or(value)
+            .to_owned(),
+    )
 }
 
 /// Runs one crypto command and reports the outcome as an exit code.
@@ -131,8 +204,11 @@ pub(crate) fn run(cmd: CryptoCommand) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(Failure::Crypto(e)) => {
+        Err(Failure::Crypto(e, lines)) => {
             eprintln!("{}", WithCode(&e));
+            for line in lines {
+                eprintln!("{line}");
+            }
             eprintln!("hint: {}", e.hint());
             ExitCode::FAILURE
         }
@@ -149,28 +225,53 @@ fn execute(cmd: CryptoCommand) -> Result<String, Failure> {
             app,
             signed,
             echostr,
+            skip_receive_id_check,
         } => {
             let echostr = percent_decode_once(&echostr);
-            Ok(app.crypto()?.verify_url(
-                &signed.msg_signature,
-                &signed.timestamp,
-                &signed.nonce,
-                &echostr,
-            )?)
+            let evidence = Evidence {
+                token: &app.token,
+                signed: &signed,
+                encrypted: Some(echostr.clone()),
+                body: None,
+                json: false,
+            };
+            app.crypto(skip_receive_id_check)?
+                .verify_url(
+                    &signed.msg_signature,
+                    &signed.timestamp,
+                    &signed.nonce,
+                    &echostr,
+                )
+                .map_err(|e| {
+                    let lines = evidence.explain(&e);
+                    Failure::Crypto(e, lines)
+                })
         }
         CryptoCommand::Decrypt {
             app,
             signed,
             body_file,
             json,
+            skip_receive_id_check,
         } => {
             let body = read_input(&body_file)?;
-            let crypto = app.crypto()?;
+            let crypto = app.crypto(skip_receive_id_check)?;
             let (sig, ts, nonce) = (&signed.msg_signature, &signed.timestamp, &signed.nonce);
-            Ok(if json {
-                crypto.decrypt_json_message(sig, ts, nonce, &body)?
+            let result = if json {
+                crypto.decrypt_json_message(sig, ts, nonce, &body)
             } else {
-                crypto.decrypt_message(sig, ts, nonce, &body)?
+                crypto.decrypt_message(sig, ts, nonce, &body)
+            };
+            result.map_err(|e| {
+                let evidence = Evidence {
+                    token: &app.token,
+                    signed: &signed,
+                    encrypted: ciphertext_of(&body, json),
+                    body: Some(&body),
+                    json,
+                };
+                let lines = evidence.explain(&e);
+                Failure::Crypto(e, lines)
             })
         }
         CryptoCommand::Encrypt {
@@ -182,7 +283,7 @@ fn execute(cmd: CryptoCommand) -> Result<String, Failure> {
             json,
         } => {
             let plaintext = read_input(&plaintext_file)?;
-            let crypto = app.crypto()?;
+            let crypto = app.crypto(false)?;
             match (random, json) {
                 (None, false) => Ok(crypto.encrypt_reply(&plaintext, &timestamp, &nonce)?),
                 (None, true) => Ok(crypto.encrypt_json_reply(&plaintext, &timestamp, &nonce)?),
@@ -209,10 +310,10 @@ fn execute(cmd: CryptoCommand) -> Result<String, Failure> {
 }
 
 impl AppArgs {
-    fn crypto(&self) -> Result<CallbackCrypto, CryptoError> {
+    fn crypto(&self, skip_receive_id_check: bool) -> Result<CallbackCrypto, CryptoError> {
         let crypto =
             CallbackCrypto::new(self.token.as_str(), &self.aes_key, self.receive_id.as_str())?;
-        Ok(if self.skip_receive_id_check {
+        Ok(if skip_receive_id_check {
             crypto.with_receive_id_policy(ReceiveIdPolicy::Skip)
         } else {
             crypto
