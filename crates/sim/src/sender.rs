@@ -372,7 +372,7 @@ impl CallbackSender {
                     );
                 };
                 match self.crypto.decrypt_message(sig, ts, nonce, text) {
-                    Err(e) => invalid(format!("reply rejected: {e}")),
+                    Err(e) => invalid(format!("reply rejected ({}): {e}", e.code())),
                     Ok(plain) => match ReplyDocument::from_xml(&plain) {
                         Ok(doc) => Answer::Passive(doc),
                         Err(e) => invalid(format!("reply XML unreadable: {e}")),
@@ -397,7 +397,7 @@ impl CallbackSender {
                     );
                 };
                 match self.crypto.decrypt_json_message(&sig, &ts, &nonce, text) {
-                    Err(e) => invalid(format!("reply rejected: {e}")),
+                    Err(e) => invalid(format!("reply rejected ({}): {e}", e.code())),
                     Ok(plain) => match serde_json::from_str(&plain) {
                         Ok(v) => Answer::AiBot(v),
                         Err(e) => invalid(format!("reply JSON unreadable: {e}")),

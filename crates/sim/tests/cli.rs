@@ -93,12 +93,19 @@ fn verify_url_failure_prints_code_and_hint_and_exits_1() {
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(lines.len(), 3, "{err}");
     assert!(
         lines[0].starts_with("error -40001 ValidateSignature_Error: "),
         "{err}"
     );
-    assert!(lines[1].starts_with("hint: "), "{err}");
+    // The signature we computed, so a wrong Token and a mis-copied signature differ.
+    assert!(
+        lines[1].starts_with("computed msg_signature: ")
+            && lines[1].contains("(given: 5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3)"),
+        "{err}"
+    );
+    assert!(!err.contains("QDG6eK"), "never the Token");
+    assert!(lines[2].starts_with("hint: "), "{err}");
     assert!(!err.contains("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"));
 }
 
@@ -247,4 +254,138 @@ fn bad_key_is_40004() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error -40004 IllegalAesKey: "));
+}
+
+#[test]
+fn decrypt_failures_say_what_was_copied_wrong() {
+    let head = [
+        "--timestamp",
+        "1409659813",
+        "--nonce",
+        "1372623149",
+        "--body-file",
+        "-",
+    ];
+    // A JSON body without --json.
+    let tail: Vec<&str> = [
+        "--msg-signature",
+        "477715d11cdb4164915debcba66cb864d751f3e6",
+    ]
+    .into_iter()
+    .chain(head)
+    .collect();
+    let out = run(
+        &args(&["crypto", "decrypt"], &tail),
+        Some(r#"{"encrypt":"abc"}"#),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("note: the body is JSON; decrypt it with --json"),
+        "{err}"
+    );
+
+    // A `+` turned into a space by a second URL decoding.
+    let spaced = POST.replace('+', " ");
+    let out = run(&args(&["crypto", "decrypt"], &tail), Some(&spaced));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error -40001"), "{err}");
+    assert!(err.contains("computed msg_signature: "), "{err}");
+    assert!(
+        err.contains("a value holds a space where base64 has `+`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn encrypt_has_no_receive_id_check_flag() {
+    let out = run(
+        &args(
+            &["crypto", "encrypt"],
+            &[
+                "--timestamp",
+                "1",
+                "--nonce",
+                "n",
+                "--plaintext-file",
+                "-",
+                "--skip-receive-id-check",
+            ],
+        ),
+        Some("x"),
+    );
+    assert_eq!(out.status.code(), Some(2), "clap rejects the flag");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--skip-receive-id-check"));
+}
+
+#[test]
+fn serve_reports_its_address_and_answers() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(BIN)
+        .args(["serve", "--corp-id", "wwcli", "--secret", "s1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("a line");
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the address")
+        .to_owned();
+    let answer = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let v: serde_json::Value = reqwest::get(format!(
+                "{addr}/cgi-bin/gettoken?corpid=wwcli&corpsecret=s1"
+            ))
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json");
+            v
+        })
+    })
+    .join()
+    .expect("thread");
+    child.kill().expect("stops");
+    let _ = child.wait();
+    assert_eq!(answer["errcode"], 0);
+    assert!(answer["access_token"].is_string());
+}
+
+#[test]
+fn chat_reads_a_pipe() {
+    // No bot listens on port 9: the conversation still runs and says so.
+    let out = run(
+        &[
+            "chat",
+            "--url",
+            "http://127.0.0.1:9/cb",
+            "--token",
+            "QDG6eK",
+            "--aes-key",
+            "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+            "--receive-id",
+            "wx5823bf96d3bd56c7",
+        ],
+        Some("/user lisi\n营业时间\n/quit\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("now lisi\nlisi (now): 营业时间\nbot: (not delivered: "),
+        "{text}"
+    );
 }
