@@ -43,3 +43,7 @@ pub use fake::{
 };
 pub use inbound::Inbound;
 pub use sender::{Answer, Attempt, AttemptOutcome, CallbackSender, Delivery, Format};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -54,7 +54,10 @@ impl Api {
         let v = self
             .get("/cgi-bin/gettoken?corpid=wwcorp&corpsecret=app-secret")
             .await;
-        *self.token.lock().unwrap() = v["access_token"].as_str().expect("token").to_owned();
+        v["access_token"]
+            .as_str()
+            .expect("token")
+            .clone_into(&mut self.token.lock().unwrap());
     }
 
     fn token(&self) -> String {
@@ -308,9 +311,9 @@ async fn message_send_validates_like_wecom() {
         86001
     );
 
-    let sent = api.fake.sent_messages();
+    let accepted = api.fake.sent_messages();
     let texts: Vec<(String, Option<String>)> =
-        sent.iter().map(|m| (m.to.clone(), m.text())).collect();
+        accepted.iter().map(|m| (m.to.clone(), m.text())).collect();
     assert_eq!(
         texts,
         vec![
