@@ -85,13 +85,13 @@ pub(crate) enum CryptoCommand {
 pub(crate) struct AppArgs {
     /// The app's callback Token.
     #[arg(long)]
-    token: String,
+    pub(crate) token: String,
     /// The 43-character EncodingAESKey.
     #[arg(long)]
-    aes_key: String,
+    pub(crate) aes_key: String,
     /// CorpID (self-built apps), SuiteID (third-party suites) or "" (AI bots).
     #[arg(long, allow_hyphen_values = true)]
-    receive_id: String,
+    pub(crate) receive_id: String,
 }
 
 /// The signature query values of a callback.

@@ -74,20 +74,14 @@ struct BotArgs {
     /// The bot's callback URL (http://…).
     #[arg(long)]
     url: String,
-    /// The app's callback Token.
-    #[arg(long)]
-    token: String,
-    /// The 43-character EncodingAESKey.
-    #[arg(long)]
-    aes_key: String,
-    /// CorpID (apps) or "" (AI bots).
-    #[arg(long, allow_hyphen_values = true)]
-    receive_id: String,
+    #[command(flatten)]
+    app: crypto_cmd::AppArgs,
 }
 
 impl BotArgs {
     fn sender(&self) -> Result<CallbackSender, wecom_sdk_sim::SimError> {
-        CallbackSender::new(&self.url, &self.token, &self.aes_key, &self.receive_id)
+        let a = &self.app;
+        CallbackSender::new(&self.url, &a.token, &a.aes_key, &a.receive_id)
     }
 }
 
@@ -307,8 +301,8 @@ async fn load(args: LoadArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         (Some(d), None) => Stop::Duration(d),
         (None, None) => Stop::Duration(Duration::from_secs(10)),
     };
-    let b = &args.bot;
-    let config = LoadConfig::new(&b.url, &b.token, &b.aes_key, &b.receive_id)
+    let (url, a) = (&args.bot.url, &args.bot.app);
+    let config = LoadConfig::new(url, &a.token, &a.aes_key, &a.receive_id)
         .customers(args.customers)
         .stop(stop)
         .messages(args.message.clone())

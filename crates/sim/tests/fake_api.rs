@@ -92,6 +92,19 @@ impl Api {
             .expect("json")
     }
 
+    /// POSTs with exactly the query given (no token added).
+    async fn post_as(&self, path_and_query: &str, body: &Value) -> Value {
+        self.http
+            .post(self.url(path_and_query))
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("json")
+    }
+
     async fn post(&self, path: &str, body: &Value) -> Value {
         self.post_raw(path, &body.to_string()).await
     }
@@ -156,28 +169,17 @@ async fn gettoken_and_token_validation() {
     );
 
     let body = json!({"touser": "zhangsan", "msgtype": "text", "agentid": 1_000_002, "text": {"content": "hi"}});
-    let no_token = api
-        .http
-        .post(api.url("/cgi-bin/message/send"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    assert_eq!(code(&no_token), 41001);
-    let unknown = api
-        .http
-        .post(api.url("/cgi-bin/message/send?access_token=nope"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    assert_eq!(code(&unknown), 40014);
+    assert_eq!(
+        code(&api.post_as("/cgi-bin/message/send", &body).await),
+        41001
+    );
+    assert_eq!(
+        code(
+            &api.post_as("/cgi-bin/message/send?access_token=nope", &body)
+                .await
+        ),
+        40014
+    );
     assert_eq!(code(&api.post("/cgi-bin/message/send", &body).await), 0);
 
     // Expiry by time and by fault.
@@ -194,16 +196,9 @@ async fn gettoken_and_token_validation() {
     assert_eq!(fresh["expires_in"], 7200);
     api.fake.inject(&Fault::ExpireTokens);
     let t = fresh["access_token"].as_str().unwrap();
-    let v: Value = api
-        .http
-        .post(api.url(&format!("/cgi-bin/message/send?access_token={t}")))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = api
+        .post_as(&format!("/cgi-bin/message/send?access_token={t}"), &body)
+        .await;
     assert_eq!(code(&v), 42001);
 
     // The record: every call, secrets redacted.
