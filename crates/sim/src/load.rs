@@ -396,7 +396,6 @@ impl Customer {
         let mut tally = Tally::new()?;
         let mut conn: Option<Conn> = None;
         let mut turn = index;
-        let path_base = self.target.clone();
         while self.next() {
             let text = &self.messages[turn % self.messages.len()];
             turn += 1;
@@ -409,7 +408,7 @@ impl Customer {
                     continue;
                 }
             };
-            let path = path_base.path_and_query(&query);
+            let path = self.target.path_and_query(&query);
             let started = Instant::now();
             let result = tokio::time::timeout(self.timeout, async {
                 let c = match conn.take() {

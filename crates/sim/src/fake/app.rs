@@ -203,12 +203,11 @@ fn is_jpg_or_png(filename: &str) -> bool {
     [".jpg", ".jpeg", ".png"].iter().any(|e| lower.ends_with(e))
 }
 
-fn store(state: &mut State, kind: &str, upload: &Upload) -> String {
+fn store(state: &mut State, upload: &Upload) -> String {
     let media_id = state.next_id("SIMMEDIA");
     state.media.insert(
         media_id.clone(),
         Media {
-            kind: kind.to_owned(),
             filename: upload.filename.clone(),
             content_type: upload.content_type.clone(),
             bytes: upload.bytes.clone(),
@@ -234,7 +233,7 @@ fn upload_to(state: &mut State, req: &ApiRequest, robot: bool) -> ApiResult {
     let Some(upload) = req.upload.as_ref() else {
         return Err(ApiError::new(41005, "media data missing"));
     };
-    let media_id = store(state, kind, upload);
+    let media_id = store(state, upload);
     let created_at = state.unix().to_string();
     Ok(ok_with(
         json!({"type": kind, "media_id": media_id, "created_at": created_at}),
@@ -250,7 +249,7 @@ pub(crate) fn media_uploadimg(state: &mut State, req: &ApiRequest) -> ApiResult 
     if upload.bytes.len() > 2 << 20 {
         return Err(ApiError::new(40009, "invalid image size: at most 2 MB"));
     }
-    let media_id = store(state, "image", upload);
+    let media_id = store(state, upload);
     Ok(ok_with(
         json!({"url": format!("{}/__sim/media/{media_id}", req.base_url)}),
     ))

@@ -82,7 +82,7 @@ pub(crate) struct Faults {
 }
 
 impl Faults {
-    /// Adds a fault; `ExpireTokens` is handled by the caller (it touches the tokens).
+    /// Adds a fault; `ExpireTokens` is applied by `State::apply` (it touches the tokens).
     pub(crate) fn add(&mut self, fault: &Fault) {
         match fault {
             Fault::Errcode {

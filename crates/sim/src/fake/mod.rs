@@ -236,12 +236,7 @@ impl FakeWeCom {
 
     /// Injects a fault.
     pub fn inject(&self, fault: &Fault) {
-        let mut state = self.shared.lock();
-        if *fault == Fault::ExpireTokens {
-            state.expire_tokens();
-        } else {
-            state.faults.add(fault);
-        }
+        self.shared.lock().apply(fault);
     }
 
     /// The fake's clock (the system clock plus [`advance`](Self::advance)).

@@ -353,7 +353,6 @@ fn media_response(m: super::state::Media) -> Response {
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    let _ = m.kind;
     response
 }
 
@@ -374,12 +373,7 @@ async fn sim_fault(AxumState(ctx): AxumState<Ctx>, body: Bytes) -> Response {
         Ok(f) => f,
         Err(e) => return bad_request(format!("not a fault: {e}")),
     };
-    let mut state = ctx.shared.lock();
-    if fault == Fault::ExpireTokens {
-        state.expire_tokens();
-    } else {
-        state.faults.add(&fault);
-    }
+    ctx.shared.lock().apply(&fault);
     json_response(&ok_with(json!({})))
 }
 

@@ -38,7 +38,6 @@ pub(crate) struct TokenInfo {
 /// A stored upload.
 #[derive(Debug, Clone)]
 pub(crate) struct Media {
-    pub(crate) kind: String,
     pub(crate) filename: String,
     pub(crate) content_type: String,
     pub(crate) bytes: bytes::Bytes,
@@ -127,6 +126,15 @@ impl State {
                 Err(ApiError::new(42001, "access_token expired"))
             }
             Some(_) => Ok(()),
+        }
+    }
+
+    /// Applies a fault: `ExpireTokens` touches the tokens, the others wait in `faults`.
+    pub(crate) fn apply(&mut self, fault: &super::Fault) {
+        if *fault == super::Fault::ExpireTokens {
+            self.expire_tokens();
+        } else {
+            self.faults.add(fault);
         }
     }
 
