@@ -3,20 +3,19 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
 
 use crate::clock::{Clock, SystemClock};
+use crate::compiled::RuleSet;
 use crate::counter::{CounterStore, MemoryCounterStore};
 use crate::error::{RuleSetError, StoreError, Warning};
-use crate::hit::{Candidate, Explanation, Hit, Verdict};
+use crate::evaluate::{Collect, Counting, Outcome, Scan, Stages, run_ready};
+use crate::hit::{Explanation, Hit, Intent};
 use crate::incoming::Incoming;
-use crate::intent::Intent;
-use crate::ruleset::{CompiledReply, CompiledRule, RuleSet};
 
 /// Versions kept for [`Engine::rollback`].
 const HISTORY: usize = 5;
@@ -66,20 +65,10 @@ pub struct Engine {
     history: Mutex<VecDeque<Arc<RuleSet>>>,
     source: Mutex<Option<PathBuf>>,
     clock: Arc<dyn Clock>,
-    local: Arc<MemoryCounterStore>,
+    pub(crate) local: Arc<MemoryCounterStore>,
     shared: Option<Arc<dyn CounterStore>>,
-    stats: Mutex<HashMap<String, RuleStats>>,
-    nonce: AtomicU64,
-}
-
-/// Where limit counters are read and written in one matching pass.
-enum Counting<'a> {
-    /// The in-memory store; acquisitions count.
-    Commit,
-    /// Look only (explanations).
-    Peek,
-    /// Decisions already taken by the shared store, per rule index.
-    Decided(&'a HashMap<u32, Verdict>),
+    pub(crate) stats: Mutex<HashMap<String, RuleStats>>,
+    pub(crate) nonce: AtomicU64,
 }
 
 impl Engine {
@@ -194,19 +183,56 @@ impl Engine {
         incoming.at.unwrap_or_else(|| self.clock.now())
     }
 
+    /// The message normalized and scanned against the rules in force.
+    pub(crate) fn scan(&self, incoming: &Incoming) -> Scan {
+        Scan::new(self.rules(), incoming, self.now(incoming))
+    }
+
+    /// One pass with in-process counting over `scan`.
+    pub(crate) fn run(
+        &self,
+        scan: &Scan,
+        incoming: &Incoming,
+        stages: Stages<'_>,
+        collect: Collect,
+    ) -> Outcome {
+        let counting = if collect == Collect::Explain {
+            Counting::Peek
+        } else {
+            Counting::Local
+        };
+        // In-process counting never awaits and never fails.
+        match run_ready(self.evaluate(scan, incoming, stages, collect, counting)) {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(_)) | None => Outcome::default(),
+        }
+    }
+
+    /// The first hit of one pass with in-process counting.
+    pub(crate) fn first(
+        &self,
+        scan: &Scan,
+        incoming: &Incoming,
+        stages: Stages<'_>,
+    ) -> Option<Hit> {
+        self.run(scan, incoming, stages, Collect::First)
+            .hits
+            .into_iter()
+            .next()
+    }
+
     /// The rule that fires for `incoming`: keyword rules by rank, then fallback rules.
     /// Limits and cooldowns count in this process's memory (see
     /// [`find_shared`](Self::find_shared) for shared counters).
     pub fn find(&self, incoming: &Incoming) -> Option<Hit> {
-        self.run(incoming, true, &Counting::Commit)
-            .into_iter()
-            .next()
+        self.first(&self.scan(incoming), incoming, Stages::All)
     }
 
     /// Every rule that fires, in rank order, up to and including the first that stops
     /// matching (rules with `continue` let the next ones fire too).
     pub fn find_all(&self, incoming: &Incoming) -> Vec<Hit> {
-        self.run(incoming, false, &Counting::Commit)
+        self.run(&self.scan(incoming), incoming, Stages::All, Collect::All)
+            .hits
     }
 
     /// Like [`find`](Self::find), with limits, cooldowns and statistics in the shared
@@ -218,141 +244,39 @@ impl Engine {
         let Some(store) = self.shared.clone() else {
             return Ok(self.find(incoming));
         };
-        let set = self.rules();
-        let now = self.now(incoming);
-        let (folded, clean) = set.normalize(&incoming.text);
-        let mut decided: HashMap<u32, Verdict> = HashMap::new();
-        let order = candidate_order(&set, &folded, clean.as_deref());
-        for rule_index in order {
-            let rule = &set.rules[rule_index as usize];
-            if rule.static_verdict(incoming, now).is_some() {
-                continue;
-            }
-            let verdict = match rule.def.limit {
-                Some(limit)
-                    if !store
-                        .try_acquire(
-                            &limit_key(rule, incoming),
-                            limit.max,
-                            Duration::from_secs(limit.window_secs),
-                        )
-                        .await? =>
-                {
-                    Some(Verdict::LimitReached)
-                }
-                _ => match rule.def.cooldown_secs {
-                    Some(secs)
-                        if !store
-                            .try_acquire(
-                                &cooldown_key(rule, incoming),
-                                1,
-                                Duration::from_secs(secs),
-                            )
-                            .await? =>
-                    {
-                        Some(Verdict::CooldownActive)
-                    }
-                    _ => None,
-                },
-            };
-            if let Some(v) = verdict {
-                decided.insert(rule_index, v);
-            } else {
-                decided.insert(rule_index, Verdict::Fired);
-                store.incr(&format!("stats:{}", rule.def.id)).await?;
-                break;
-            }
-        }
-        Ok(self
-            .run_with(&set, incoming, true, &Counting::Decided(&decided), true)
-            .into_iter()
-            .next())
+        let scan = self.scan(incoming);
+        let outcome = self
+            .evaluate(
+                &scan,
+                incoming,
+                Stages::All,
+                Collect::First,
+                Counting::Shared(store.as_ref()),
+            )
+            .await?;
+        Ok(outcome.hits.into_iter().next())
     }
 
     /// The rule for a detected intent (rules with `intent = "…"`), entities as variables.
     pub fn find_intent(&self, incoming: &Incoming, intent: &Intent) -> Option<Hit> {
-        let set = self.rules();
-        let now = self.now(incoming);
-        let rules = set.intents.get(&intent.name)?;
-        rules.iter().find_map(|&i| {
-            let rule = &set.rules[i as usize];
-            if rule.static_verdict(incoming, now).is_some()
-                || self
-                    .limit_verdict(i, rule, incoming, &Counting::Commit)
-                    .is_some()
-            {
-                return None;
-            }
-            let mut hit = self.hit(&set, rule, incoming, now, intent.entities.clone());
-            hit.intent = Some(intent.name.clone());
-            Some(hit)
-        })
+        self.first(&self.scan(incoming), incoming, Stages::Intent(intent))
     }
 
     /// Keyword rules only (no fallback): the first stage of an intent chain.
     pub fn find_keywords(&self, incoming: &Incoming) -> Option<Hit> {
-        self.run_with(&self.rules(), incoming, true, &Counting::Commit, false)
-            .into_iter()
-            .next()
+        self.first(&self.scan(incoming), incoming, Stages::Keywords)
     }
 
     /// Fallback rules only: the last stage of an intent chain.
     pub fn find_fallback(&self, incoming: &Incoming) -> Option<Hit> {
-        let set = self.rules();
-        let now = self.now(incoming);
-        set.fallbacks.iter().find_map(|&i| {
-            let rule = &set.rules[i as usize];
-            (rule.static_verdict(incoming, now).is_none()
-                && self
-                    .limit_verdict(i, rule, incoming, &Counting::Commit)
-                    .is_none())
-            .then(|| self.hit(&set, rule, incoming, now, BTreeMap::new()))
-        })
+        self.first(&self.scan(incoming), incoming, Stages::Fallback)
     }
 
     /// The test mode: every candidate rule and why it fired or not. Nothing is counted.
     pub fn explain(&self, incoming: &Incoming) -> Explanation {
-        let set = self.rules();
-        let now = self.now(incoming);
-        let (folded, clean) = set.normalize(&incoming.text);
-        let blocked = set.block_incoming && set.filter.is_flagged(&folded);
-        let keyword_hits = set.keyword_candidates(&folded, clean.as_deref());
-        let order = keyword_hits
-            .iter()
-            .map(|h| (h.rule, Some(h.keyword)))
-            .chain(set.fallbacks.iter().map(|&i| (i, None)));
-        let mut candidates = Vec::new();
-        let mut winner: Option<String> = None;
-        for (i, keyword) in order {
-            let rule = &set.rules[i as usize];
-            let verdict = if blocked {
-                Verdict::Blocked
-            } else if let Some(v) = rule.static_verdict(incoming, now) {
-                v
-            } else if let Some(v) = self.limit_verdict(i, rule, incoming, &Counting::Peek) {
-                v
-            } else if let Some(w) = &winner {
-                if keyword.is_some() {
-                    Verdict::LowerPriority { winner: w.clone() }
-                } else {
-                    Verdict::NotNeeded
-                }
-            } else {
-                winner = Some(rule.def.id.clone());
-                Verdict::Fired
-            };
-            candidates.push(Candidate {
-                rule_id: rule.def.id.clone(),
-                priority: rule.def.priority,
-                keyword: keyword.map(|k| rule.def.keywords[usize::from(k)].text.clone()),
-                verdict,
-            });
-        }
-        Explanation {
-            normalized: folded,
-            candidates,
-            winner,
-        }
+        let scan = self.scan(incoming);
+        self.run(&scan, incoming, Stages::All, Collect::Explain)
+            .explanation(scan.folded.clone())
     }
 
     /// Trigger counts and per-variant impressions and conversions, per rule id (this
@@ -375,256 +299,4 @@ impl Engine {
             .or_default()
             .1 += 1;
     }
-
-    /// The keyword stage then the fallback stage, with limits counted as `counting` says.
-    fn run(&self, incoming: &Incoming, first_only: bool, counting: &Counting<'_>) -> Vec<Hit> {
-        self.run_with(&self.rules(), incoming, first_only, counting, true)
-    }
-
-    fn run_with(
-        &self,
-        set: &RuleSet,
-        incoming: &Incoming,
-        first_only: bool,
-        counting: &Counting<'_>,
-        with_fallback: bool,
-    ) -> Vec<Hit> {
-        let now = self.now(incoming);
-        let (folded, clean) = set.normalize(&incoming.text);
-        let mut hits = Vec::new();
-        if set.block_incoming && set.filter.is_flagged(&folded) {
-            return hits;
-        }
-        {
-            for h in set.keyword_candidates(&folded, clean.as_deref()) {
-                let rule = &set.rules[h.rule as usize];
-                if rule.static_verdict(incoming, now).is_some()
-                    || self
-                        .limit_verdict(h.rule, rule, incoming, counting)
-                        .is_some()
-                {
-                    continue;
-                }
-                let captures = rule.captures(Some(h.keyword), clean.as_deref().unwrap_or(&folded));
-                let mut hit = self.hit(set, rule, incoming, now, captures);
-                hit.keyword = Some(rule.def.keywords[usize::from(h.keyword)].text.clone());
-                let stop = hit.stop;
-                hits.push(hit);
-                if first_only || stop {
-                    return hits;
-                }
-            }
-        }
-        if hits.is_empty() && with_fallback {
-            for &i in &set.fallbacks {
-                let rule = &set.rules[i as usize];
-                if rule.static_verdict(incoming, now).is_none()
-                    && self.limit_verdict(i, rule, incoming, counting).is_none()
-                {
-                    hits.push(self.hit(set, rule, incoming, now, BTreeMap::new()));
-                    break;
-                }
-            }
-        }
-        hits
-    }
-
-    /// Per-user limit and cooldown; `None` when the rule may fire (and, committing, the
-    /// use is counted).
-    fn limit_verdict(
-        &self,
-        index: u32,
-        rule: &CompiledRule,
-        incoming: &Incoming,
-        counting: &Counting<'_>,
-    ) -> Option<Verdict> {
-        let limit = rule.def.limit;
-        let cooldown = rule.def.cooldown_secs;
-        if limit.is_none() && cooldown.is_none() {
-            return None;
-        }
-        match counting {
-            Counting::Decided(decided) => match decided.get(&index) {
-                Some(Verdict::Fired) => None,
-                Some(v) => Some(v.clone()),
-                None => Some(Verdict::LimitReached),
-            },
-            Counting::Peek => {
-                if let Some(l) = limit
-                    && !self.local.would_acquire(&limit_key(rule, incoming), l.max)
-                {
-                    return Some(Verdict::LimitReached);
-                }
-                if cooldown.is_some() && !self.local.would_acquire(&cooldown_key(rule, incoming), 1)
-                {
-                    return Some(Verdict::CooldownActive);
-                }
-                None
-            }
-            Counting::Commit => {
-                // The key is built only for rules that have a cooldown.
-                let cooldown_key = cooldown.map(|_| cooldown_key(rule, incoming));
-                if let Some(key) = &cooldown_key
-                    && !self.local.would_acquire(key, 1)
-                {
-                    return Some(Verdict::CooldownActive);
-                }
-                if let Some(l) = limit
-                    && !self.local.try_acquire_now(
-                        &limit_key(rule, incoming),
-                        l.max,
-                        Duration::from_secs(l.window_secs),
-                    )
-                {
-                    return Some(Verdict::LimitReached);
-                }
-                if let (Some(secs), Some(key)) = (cooldown, &cooldown_key) {
-                    self.local
-                        .try_acquire_now(key, 1, Duration::from_secs(secs));
-                }
-                None
-            }
-        }
-    }
-
-    /// Renders the hit of `rule` and records its statistics.
-    fn hit(
-        &self,
-        set: &RuleSet,
-        rule: &CompiledRule,
-        incoming: &Incoming,
-        now: Timestamp,
-        captures: BTreeMap<String, String>,
-    ) -> Hit {
-        let (variant, parts) = match &rule.reply {
-            CompiledReply::Parts(parts) => (None, parts.as_slice()),
-            CompiledReply::Variants {
-                variants,
-                seed,
-                explore,
-            } => {
-                let chosen = self.choose_variant(
-                    &rule.def.id,
-                    variants,
-                    seed.as_deref(),
-                    *explore,
-                    incoming,
-                );
-                let (id, _, parts) = &variants[chosen];
-                (Some(id.clone()), parts.as_slice())
-            }
-        };
-        let parts = set.render(parts, incoming, now, &captures);
-        {
-            let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            let entry = stats.entry(rule.def.id.clone()).or_default();
-            entry.triggers += 1;
-            if let Some(v) = &variant {
-                entry.variants.entry(v.clone()).or_default().0 += 1;
-            }
-        }
-        Hit {
-            rule_id: rule.def.id.clone(),
-            rule_name: rule.def.name.clone(),
-            priority: rule.def.priority,
-            keyword: None,
-            captures,
-            parts,
-            variant,
-            actions: rule.def.actions.clone(),
-            stop: rule.def.stop,
-            intent: None,
-        }
-    }
-
-    /// Weighted choice (deterministic per user with a seed); in bandit mode only the
-    /// `explore` share is spread by weight, the rest goes to the best conversion rate.
-    fn choose_variant(
-        &self,
-        rule_id: &str,
-        variants: &[(String, u32, Vec<crate::ruleset::CompiledPart>)],
-        seed: Option<&str>,
-        explore: Option<f64>,
-        incoming: &Incoming,
-    ) -> usize {
-        let roll = if let Some(seed) = seed {
-            fnv1a(&[seed, rule_id, &incoming.user_id])
-        } else {
-            let n = self
-                .nonce
-                .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-            fnv1a(&[&n.to_string(), rule_id, &incoming.user_id])
-        };
-        if let Some(explore) = explore {
-            #[allow(clippy::cast_precision_loss, reason = "a coin in [0, 1)")]
-            let coin = (roll >> 11) as f64 / (1u64 << 53) as f64;
-            if coin >= explore {
-                let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-                let rate = |id: &str| {
-                    stats.get(rule_id).and_then(|s| s.variants.get(id)).map_or(
-                        0.5,
-                        |&(imp, conv)| {
-                            #[allow(clippy::cast_precision_loss, reason = "rates")]
-                            let r = (conv as f64 + 1.0) / (imp as f64 + 2.0);
-                            r
-                        },
-                    )
-                };
-                let best = variants
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| rate(&a.1.0).total_cmp(&rate(&b.1.0)))
-                    .map_or(0, |(i, _)| i);
-                return best;
-            }
-        }
-        let total: u64 = variants.iter().map(|v| u64::from(v.1)).sum();
-        let mut point = roll % total.max(1);
-        for (i, v) in variants.iter().enumerate() {
-            let w = u64::from(v.1);
-            if point < w {
-                return i;
-            }
-            point -= w;
-        }
-        0
-    }
-}
-
-/// The order in which rules are tried: keyword matches by rank, then fallbacks.
-fn candidate_order(set: &RuleSet, folded: &str, clean: Option<&str>) -> Vec<u32> {
-    if set.block_incoming && set.filter.is_flagged(folded) {
-        return Vec::new();
-    }
-    let mut order: Vec<u32> = set
-        .keyword_candidates(folded, clean)
-        .iter()
-        .map(|h| h.rule)
-        .collect();
-    order.extend(set.fallbacks.iter().copied());
-    order
-}
-
-fn limit_key(rule: &CompiledRule, incoming: &Incoming) -> String {
-    format!("limit:{}:{}", rule.def.id, incoming.user_id)
-}
-
-fn cooldown_key(rule: &CompiledRule, incoming: &Incoming) -> String {
-    let place = incoming.chat_id.as_deref().unwrap_or(&incoming.user_id);
-    format!("cooldown:{}:{place}", rule.def.id)
-}
-
-/// 64-bit FNV-1a over the parts (separated), stable across builds.
-fn fnv1a(parts: &[&str]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain([0xff]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    // Finalize (FNV's low bits mix poorly for modulo use).
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^ (hash >> 33)
 }

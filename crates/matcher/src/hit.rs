@@ -4,10 +4,6 @@ use std::collections::BTreeMap;
 
 use crate::rule::{Action, Part};
 
-/// A rendered reply part, ready to be turned into WeCom messages by the bot: a [`Part`]
-/// whose templates have been filled in.
-pub type ReplyPart = Part;
-
 /// A rule that fired, with its reply rendered.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -21,8 +17,9 @@ pub struct Hit {
     pub keyword: Option<String>,
     /// Named regex captures (also available to the reply as variables).
     pub captures: BTreeMap<String, String>,
-    /// The reply parts; videos come before news cards, as WeCom shows them first.
-    pub parts: Vec<ReplyPart>,
+    /// The reply parts, templates filled in; videos come before news cards, as WeCom
+    /// shows them first.
+    pub parts: Vec<Part>,
     /// The A/B variant chosen, if the rule has variants.
     pub variant: Option<String>,
     /// The actions to perform.
@@ -45,12 +42,23 @@ impl Hit {
             .parts
             .iter()
             .filter_map(|p| match p {
-                ReplyPart::Text(t) => Some(t.as_str()),
+                Part::Text(t) => Some(t.as_str()),
                 _ => None,
             })
             .collect();
         (!texts.is_empty()).then(|| texts.join("\n\n"))
     }
+}
+
+/// What an intent plug-in recognized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intent {
+    /// The intent (rules fire on it with `intent = "…"`).
+    pub name: String,
+    /// 0 to 1.
+    pub confidence: f32,
+    /// Extracted entities, available to the reply as variables.
+    pub entities: BTreeMap<String, String>,
 }
 
 /// Why a candidate rule did or did not fire.

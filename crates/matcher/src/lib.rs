@@ -45,11 +45,14 @@
 //! # Ok::<(), wecom_sdk_matcher::RuleSetError>(())
 //! ```
 
+mod chain;
 mod clock;
+mod compile;
+mod compiled;
 mod counter;
 mod engine;
 mod error;
-mod file;
+mod evaluate;
 mod filter;
 mod hit;
 mod incoming;
@@ -58,19 +61,24 @@ mod intent;
 mod normalize;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod render;
 mod rule;
-mod ruleset;
+mod rules_file;
 mod schedule;
+mod shadow;
 mod template;
 
+pub use chain::{Chain, Matcher};
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use compile::{DEFAULT_MAX_RULES_PER_CHAT, DEFAULT_TIMEZONE, RuleSetBuilder};
+pub use compiled::RuleSet;
 pub use counter::{CounterStore, MemoryCounterStore};
 pub use engine::{Engine, RuleStats};
 pub use error::{RuleError, RuleSetError, StoreError, Warning};
 pub use filter::SensitiveFilter;
-pub use hit::{Candidate, Explanation, Hit, ReplyPart, Verdict};
+pub use hit::{Candidate, Explanation, Hit, Intent, Verdict};
 pub use incoming::{Channel, CustomerKind, Incoming};
-pub use intent::{Chain, Intent, IntentMatcher, KeywordWeights, Matcher};
+pub use intent::{IntentMatcher, KeywordWeights};
 pub use normalize::Normalizer;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisCounterStore;
@@ -78,7 +86,6 @@ pub use rule::{
     Action, Audience, DateRange, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
     TriggerLimit, Variant, Window, parse_days, parse_time,
 };
-pub use ruleset::{DEFAULT_MAX_RULES_PER_CHAT, DEFAULT_TIMEZONE, RuleSet, RuleSetBuilder};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

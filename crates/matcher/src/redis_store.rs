@@ -35,6 +35,7 @@ pub struct RedisCounterStore {
     conn: ConnectionManager,
     prefix: String,
     acquire: Script,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisCounterStore {
@@ -50,6 +51,10 @@ fn store_error(e: &redis::RedisError) -> StoreError {
 }
 
 impl RedisCounterStore {
+    /// How long one Redis operation may take before it fails with a [`StoreError`] (so a
+    /// Redis outage costs a message this much, not the reconnection backoff).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+
     /// Connects (with automatic reconnection) and uses keys starting with `prefix`.
     ///
     /// # Errors
@@ -68,6 +73,28 @@ impl RedisCounterStore {
             conn,
             prefix: prefix.into(),
             acquire: Script::new(ACQUIRE),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// How long one operation may take (default [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT)).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs one operation within the timeout.
+    async fn bounded<T>(
+        &self,
+        op: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(result) => result.map_err(|e| store_error(&e)),
+            Err(_) => Err(StoreError(format!(
+                "redis: no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
         }
     }
 
@@ -82,26 +109,25 @@ impl CounterStore for RedisCounterStore {
         let mut conn = self.conn.clone();
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
         let acquired: i64 = self
-            .acquire
-            .key(self.key(key))
-            .arg(max)
-            .arg(window_ms)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| store_error(&e))?;
+            .bounded(
+                self.acquire
+                    .key(self.key(key))
+                    .arg(max)
+                    .arg(window_ms)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
         Ok(acquired == 1)
     }
 
     async fn incr(&self, key: &str) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
-        conn.incr(self.key(key), 1u64)
-            .await
-            .map_err(|e| store_error(&e))
+        self.bounded(conn.incr(self.key(key), 1u64)).await
     }
 
     async fn get(&self, key: &str) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
-        let value: Option<u64> = conn.get(self.key(key)).await.map_err(|e| store_error(&e))?;
+        let value: Option<u64> = self.bounded(conn.get(self.key(key))).await?;
         Ok(value.unwrap_or(0))
     }
 }

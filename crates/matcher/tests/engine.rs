@@ -329,13 +329,13 @@ fn replies_render_variables_and_order_parts() {
         .parts
         .iter()
         .map(|p| match p {
-            ReplyPart::Text(_) => "text",
-            ReplyPart::Video { .. } => "video",
-            ReplyPart::News { url, .. } => {
+            Part::Text(_) => "text",
+            Part::Video { .. } => "video",
+            Part::News { url, .. } => {
                 assert_eq!(url, "https://x/u9");
                 "news"
             }
-            ReplyPart::File { .. } => "file",
+            Part::File { .. } => "file",
             _ => "other",
         })
         .collect();

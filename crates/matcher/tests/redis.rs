@@ -5,6 +5,7 @@
 #![cfg(feature = "redis")]
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,33 +15,62 @@ fn url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-fn prefix(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("wecom-sdk-test:{test}:{}:{nanos}:", std::process::id())
+/// A key prefix of its own for one test; its keys are deleted when it drops (even when
+/// the test fails).
+struct Keys(String);
+
+impl Keys {
+    fn new(test: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Self(format!(
+            "wecom-sdk-test:{test}:{}:{nanos}:",
+            std::process::id()
+        ))
+    }
 }
 
-async fn store_with_prefix(prefix: &str) -> Option<RedisCounterStore> {
-    let url = url();
-    match tokio::time::timeout(
-        Duration::from_secs(3),
-        RedisCounterStore::connect(&url, prefix),
-    )
-    .await
-    {
-        Ok(Ok(store)) if store.get("probe").await.is_ok() => Some(store),
-        _ => {
-            eprintln!(
-                "skipped: no Redis at {url}; start redis-server or set REDIS_URL to run this test"
-            );
-            None
+impl Drop for Keys {
+    fn drop(&mut self) {
+        let Ok(mut conn) = redis::Client::open(url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
+        else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.0))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut conn);
         }
     }
 }
 
-async fn store(test: &str) -> Option<RedisCounterStore> {
-    store_with_prefix(&prefix(test)).await
+/// A store under `keys`' prefix, or `None` (and one line on stderr, even when the
+/// harness captures output) when no Redis answers within half a second.
+async fn store(keys: &Keys) -> Option<RedisCounterStore> {
+    let url = url();
+    let connected = tokio::time::timeout(Duration::from_millis(500), async {
+        // A plain connection fails at once when nothing listens (the manager retries).
+        redis::Client::open(url.as_str())?
+            .get_multiplexed_async_connection()
+            .await?;
+        let store = RedisCounterStore::connect(&url, keys.0.clone())
+            .await
+            .map_err(|e| redis::RedisError::from((redis::ErrorKind::Io, "connect", e.0)))?;
+        Ok::<_, redis::RedisError>(store)
+    })
+    .await;
+    if let Ok(Ok(store)) = connected {
+        return Some(store);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: no Redis at {url}; start redis-server or set REDIS_URL to run this test"
+    );
+    None
 }
 
 fn rules() -> RuleSet {
@@ -59,7 +89,8 @@ fn rules() -> RuleSet {
 
 #[tokio::test]
 async fn limits_hold_across_two_engines() {
-    let Some(store) = store("limits").await else {
+    let keys = Keys::new("limits");
+    let Some(store) = store(&keys).await else {
         return;
     };
     let store: Arc<dyn CounterStore> = Arc::new(store);
@@ -100,7 +131,8 @@ async fn limits_hold_across_two_engines() {
 
 #[tokio::test]
 async fn concurrent_acquisitions_never_exceed_the_limit() {
-    let Some(store) = store("concurrent").await else {
+    let keys = Keys::new("concurrent");
+    let Some(store) = store(&keys).await else {
         return;
     };
     let store = Arc::new(store);
@@ -126,8 +158,9 @@ async fn concurrent_acquisitions_never_exceed_the_limit() {
 
 #[tokio::test]
 async fn windows_start_at_the_first_acquisition_and_expire() {
-    let prefix = prefix("expire");
-    let Some(store) = store_with_prefix(&prefix).await else {
+    let keys = Keys::new("expire");
+    let prefix = keys.0.clone();
+    let Some(store) = store(&keys).await else {
         return;
     };
     let mut conn = redis::Client::open(url())
@@ -182,4 +215,56 @@ async fn windows_start_at_the_first_acquisition_and_expire() {
             .unwrap(),
         "a new window"
     );
+}
+
+/// A rule with both a per-user limit and a cooldown: while it cools down it does not
+/// fire, and the message it ignored must not burn a slot of the customer's limit (the
+/// shared path once took the slot first and checked the cooldown after).
+#[tokio::test]
+async fn a_cooling_down_rule_does_not_burn_the_limit() {
+    let keys = Keys::new("cooldown-limit");
+    let Some(store) = store(&keys).await else {
+        return;
+    };
+    let store: Arc<dyn CounterStore> = Arc::new(store);
+    let rules = RuleSet::new([Rule::new("menu", "menu")
+        .contains("菜单")
+        .limit(2, 3600)
+        .cooldown(600)
+        .reply("菜单如下")])
+    .expect("valid");
+    let engine = Engine::new(rules).with_counter_store(store.clone());
+    let msg = Incoming::new("zhangsan", "菜单");
+    assert!(
+        engine.find_shared(&msg).await.unwrap().is_some(),
+        "first use"
+    );
+    for _ in 0..3 {
+        assert!(
+            engine.find_shared(&msg).await.unwrap().is_none(),
+            "cooling down"
+        );
+    }
+    assert_eq!(
+        store.get("limit:menu:zhangsan").await.unwrap(),
+        1,
+        "only the message that fired took a slot"
+    );
+    // The cooldown ends (Redis expires the key; delete it to play that now).
+    let mut conn = redis::Client::open(url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{}cooldown:menu:zhangsan", keys.0))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        engine.find_shared(&msg).await.unwrap().is_some(),
+        "the second of two uses per hour"
+    );
+    assert_eq!(store.get("limit:menu:zhangsan").await.unwrap(), 2);
+    assert_eq!(store.get("stats:menu").await.unwrap(), 2);
 }

@@ -6,13 +6,14 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::compile::RuleSetBuilder;
+use crate::compiled::RuleSet;
 use crate::error::{RuleError, RuleSetError};
 use crate::incoming::{Channel, CustomerKind};
 use crate::rule::{
     Action, Audience, DateRange, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
     TriggerLimit, Variant, Window, parse_days, parse_time,
 };
-use crate::ruleset::{RuleSet, RuleSetBuilder};
 
 type Res<T> = Result<T, RuleError>;
 
@@ -363,15 +364,16 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
     r.enabled = o.bool("enabled")?.unwrap_or(true);
     r.priority = i32::try_from(o.int("priority")?.unwrap_or(0))
         .map_err(|_| o.err("priority", "out of range"))?;
-    r.keywords = o
-        .array("keywords")?
-        .iter()
-        .enumerate()
-        .map(|(i, k)| keyword(k, &owner, i + 1))
-        .collect::<Res<_>>()?;
-    if let Some(Value::String(s)) = o.get("keywords") {
-        r.keywords = vec![Keyword::new(s.clone(), MatchMode::Contains)];
-    }
+    r.keywords = match o.get("keywords") {
+        // `keywords = "退款"` or `keywords = { exact = "退款" }`: one keyword.
+        Some(one @ (Value::String(_) | Value::Object(_))) => vec![keyword(one, &owner, 1)?],
+        _ => o
+            .array("keywords")?
+            .iter()
+            .enumerate()
+            .map(|(i, k)| keyword(k, &owner, i + 1))
+            .collect::<Res<_>>()?,
+    };
     r.intent = o.string("intent")?;
     r.fallback = o.bool("fallback")?.unwrap_or(false);
     match o.get("schedule") {

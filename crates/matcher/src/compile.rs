@@ -1,20 +1,19 @@
-//! [`RuleSet`]: rules compiled once into an index, validated, with warnings.
+//! Compiling and validating rules into a [`RuleSet`]: the [`RuleSetBuilder`], every
+//! check that names the rule and the field, and the advice given as warnings.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use regex::Regex;
 
+use crate::compiled::{CompiledPart, CompiledReply, CompiledRule, RuleSet, VariantReply};
 use crate::error::{RuleError, RuleSetError, Warning};
 use crate::filter::SensitiveFilter;
-use crate::hit::{ReplyPart, Verdict};
-use crate::incoming::{CustomerKind, Incoming};
-use crate::index::{IndexBuilder, KeywordIndex, KwRef};
+use crate::index::{IndexBuilder, KwRef};
 use crate::normalize::Normalizer;
 use crate::rule::{MatchMode, Part, ReplySpec, Rule, Schedule};
 use crate::schedule::{CompiledSchedule, max_overlap};
+use crate::shadow::shadowed;
 use crate::template::Template;
 
 /// Default time zone of schedules.
@@ -23,139 +22,6 @@ pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 pub const DEFAULT_MAX_RULES_PER_CHAT: usize = 3;
 /// News titles longer than this many characters read badly on a phone.
 const NEWS_TITLE_ADVICE_CHARS: usize = 15;
-
-/// A reply part with templates in place of its text fields.
-#[derive(Debug, Clone)]
-pub(crate) enum CompiledPart {
-    Text(Template),
-    Image(String),
-    Video(String, Option<Template>, Option<Template>),
-    News(Template, Option<Template>, Template, Option<String>),
-    File(String, Option<String>),
-    MiniProgram(String, String, Template, Option<String>),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum CompiledReply {
-    Parts(Vec<CompiledPart>),
-    Variants {
-        variants: Vec<(String, u32, Vec<CompiledPart>)>,
-        seed: Option<String>,
-        explore: Option<f64>,
-    },
-}
-
-/// A rule ready to match.
-#[derive(Debug, Clone)]
-pub(crate) struct CompiledRule {
-    pub(crate) def: Rule,
-    /// Position when sorted by priority (descending), then file order.
-    pub(crate) rank: u32,
-    pub(crate) schedule: Option<CompiledSchedule>,
-    pub(crate) reply: CompiledReply,
-    /// Per keyword: the regex, for captures (regex keywords only).
-    pub(crate) regexes: Vec<Option<Regex>>,
-    /// Per keyword: the normalized text (what the index holds).
-    pub(crate) keywords: Vec<String>,
-}
-
-impl CompiledRule {
-    /// The checks that need no counters; `None` when the rule may fire.
-    pub(crate) fn static_verdict(&self, incoming: &Incoming, now: Timestamp) -> Option<Verdict> {
-        let rule = self;
-        let d = &rule.def;
-        if !d.enabled {
-            return Some(Verdict::Disabled);
-        }
-        let s = &d.scope;
-        if !s.chats.is_empty()
-            && !incoming
-                .chat_id
-                .as_ref()
-                .is_some_and(|c| s.chats.contains(c))
-        {
-            return Some(Verdict::OutOfScope("chat"));
-        }
-        if !s.users.is_empty() && !s.users.contains(&incoming.user_id) {
-            return Some(Verdict::OutOfScope("user"));
-        }
-        if !s.departments.is_empty()
-            && !incoming
-                .departments
-                .iter()
-                .any(|d| s.departments.contains(d))
-        {
-            return Some(Verdict::OutOfScope("department"));
-        }
-        if !s.tags.is_empty() && !incoming.tags.iter().any(|t| s.tags.contains(t)) {
-            return Some(Verdict::OutOfScope("tag"));
-        }
-        if !s.channels.is_empty() && !s.channels.contains(&incoming.channel) {
-            return Some(Verdict::OutOfScope("channel"));
-        }
-        let a = &d.audience;
-        match a.customer {
-            Some(CustomerKind::New) if incoming.customer != CustomerKind::New => {
-                return Some(Verdict::AudienceMismatch("not a new customer"));
-            }
-            Some(CustomerKind::Returning) if incoming.customer != CustomerKind::Returning => {
-                return Some(Verdict::AudienceMismatch("not a returning customer"));
-            }
-            _ => {}
-        }
-        if !a.has_tags.iter().all(|t| incoming.tags.contains(t)) {
-            return Some(Verdict::AudienceMismatch("lacks a required tag"));
-        }
-        if a.lacks_tags.iter().any(|t| incoming.tags.contains(t)) {
-            return Some(Verdict::AudienceMismatch("has an excluded tag"));
-        }
-        if let Some(schedule) = &rule.schedule {
-            match (schedule.is_open(now), d.off_hours) {
-                (false, false) => return Some(Verdict::ScheduleClosed),
-                (true, true) => return Some(Verdict::OffHoursOnly),
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// Named captures of the rule's regex keyword `k` on `clean`.
-    pub(crate) fn captures(&self, keyword: Option<u16>, clean: &str) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        if let Some(re) = keyword
-            .and_then(|k| self.regexes.get(usize::from(k)))
-            .and_then(Option::as_ref)
-            && let Some(caps) = re.captures(clean)
-        {
-            {
-                for name in re.capture_names().flatten() {
-                    if let Some(m) = caps.name(name) {
-                        out.insert(name.to_owned(), m.as_str().to_owned());
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-/// A compiled, validated set of rules. Build it with [`RuleSet::builder`], or read a
-/// rules file with [`from_toml_str`](Self::from_toml_str),
-/// [`from_json_str`](Self::from_json_str) or [`from_path`](Self::from_path).
-///
-/// Matching costs O(text), not O(rules): keywords live in one index.
-#[derive(Debug, Clone)]
-pub struct RuleSet {
-    pub(crate) rules: Vec<CompiledRule>,
-    pub(crate) index: KeywordIndex,
-    pub(crate) fallbacks: Vec<u32>,
-    pub(crate) intents: HashMap<String, Vec<u32>>,
-    pub(crate) normalizer: Normalizer,
-    pub(crate) filter: SensitiveFilter,
-    pub(crate) block_incoming: bool,
-    pub(crate) tz: TimeZone,
-    pub(crate) warnings: Vec<Warning>,
-}
 
 /// Builds a [`RuleSet`].
 #[derive(Debug, Clone)]
@@ -269,30 +135,44 @@ fn compile_part(part: &Part) -> Result<CompiledPart, String> {
     let ot = |s: &Option<String>| s.as_deref().map(Template::parse).transpose();
     Ok(match part {
         Part::Text(text) => CompiledPart::Text(t(text)?),
-        Part::Image { media_id } => CompiledPart::Image(media_id.clone()),
+        Part::Image { media_id } => CompiledPart::Image {
+            media_id: media_id.clone(),
+        },
         Part::Video {
             media_id,
             title,
             description,
-        } => CompiledPart::Video(media_id.clone(), ot(title)?, ot(description)?),
+        } => CompiledPart::Video {
+            media_id: media_id.clone(),
+            title: ot(title)?,
+            description: ot(description)?,
+        },
         Part::News {
             title,
             description,
             url,
             pic_url,
-        } => CompiledPart::News(t(title)?, ot(description)?, t(url)?, pic_url.clone()),
-        Part::File { media_id, name } => CompiledPart::File(media_id.clone(), name.clone()),
+        } => CompiledPart::News {
+            title: t(title)?,
+            description: ot(description)?,
+            url: t(url)?,
+            pic_url: pic_url.clone(),
+        },
+        Part::File { media_id, name } => CompiledPart::File {
+            media_id: media_id.clone(),
+            name: name.clone(),
+        },
         Part::MiniProgram {
             appid,
             pagepath,
             title,
             thumb_media_id,
-        } => CompiledPart::MiniProgram(
-            appid.clone(),
-            pagepath.clone(),
-            t(title)?,
-            thumb_media_id.clone(),
-        ),
+        } => CompiledPart::MiniProgram {
+            appid: appid.clone(),
+            pagepath: pagepath.clone(),
+            title: t(title)?,
+            thumb_media_id: thumb_media_id.clone(),
+        },
     })
 }
 
@@ -458,8 +338,13 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                         .iter()
                         .enumerate()
                         .map(|(v, var)| {
-                            compile_parts(&var.parts, &format!("reply.variants[{v}].parts"))
-                                .map(|parts| (var.id.clone(), var.weight, parts))
+                            compile_parts(&var.parts, &format!("reply.variants[{v}].parts")).map(
+                                |parts| VariantReply {
+                                    id: var.id.clone(),
+                                    weight: var.weight,
+                                    parts,
+                                },
+                            )
                         })
                         .collect::<Result<Vec<_>, _>>()
                         .map(|variants| CompiledReply::Variants {
@@ -602,253 +487,4 @@ fn check_chat_limits(rules: &[CompiledRule], max: usize, errors: &mut Vec<RuleEr
             ));
         }
     }
-}
-
-/// Rules that can never fire by keyword: a higher-ranked unconditional rule catches every
-/// text each of their keywords matches. Near-linear: the unconditional rules' keywords go
-/// in a hash map (exact) and an Aho-Corasick automaton (contains, prefix) run over each
-/// other rule's keywords.
-fn shadowed(rules: &[CompiledRule], by_rank: &[u32]) -> Vec<Warning> {
-    let unconditional = |r: &CompiledRule| {
-        let d = &r.def;
-        d.enabled
-            && d.stop
-            && d.schedule.is_none()
-            && d.schedule_ref.is_none()
-            && d.scope == crate::rule::Scope::default()
-            && d.audience == crate::rule::Audience::default()
-            && d.limit.is_none()
-            && d.cooldown_secs.is_none()
-    };
-    let mut exact: HashMap<&str, Vec<u32>> = HashMap::new();
-    let mut patterns: Vec<&str> = Vec::new();
-    let mut owners: Vec<(u32, bool)> = Vec::new(); // (rank, is_prefix) per pattern
-    for r in rules.iter().filter(|r| unconditional(r)) {
-        for (k, kw) in r.def.keywords.iter().enumerate() {
-            match kw.mode {
-                MatchMode::Exact => exact
-                    .entry(r.keywords[k].as_str())
-                    .or_default()
-                    .push(r.rank),
-                MatchMode::Contains | MatchMode::Prefix => {
-                    patterns.push(&r.keywords[k]);
-                    owners.push((r.rank, kw.mode == MatchMode::Prefix));
-                }
-                MatchMode::Regex => {}
-            }
-        }
-    }
-    let automaton = aho_corasick::AhoCorasick::new(&patterns).ok();
-    let mut out = Vec::new();
-    for &bi in by_rank {
-        let b = &rules[bi as usize];
-        if b.def.keywords.is_empty() || !b.def.enabled {
-            continue;
-        }
-        // Ranks of higher-ranked unconditional rules covering every keyword so far.
-        let mut common: Option<Vec<u32>> = None;
-        for (k, kw) in b.def.keywords.iter().enumerate() {
-            let text = b.keywords[k].as_str();
-            let mut covering: Vec<u32> = Vec::new();
-            if kw.mode == MatchMode::Regex {
-                common = Some(Vec::new());
-                break;
-            }
-            if kw.mode == MatchMode::Exact {
-                covering.extend(exact.get(text).into_iter().flatten());
-            }
-            if let Some(ac) = &automaton {
-                for m in ac.find_overlapping_iter(text) {
-                    let (rank, prefix) = owners[m.pattern().as_usize()];
-                    let applies = !prefix || (m.start() == 0 && kw.mode != MatchMode::Contains);
-                    if applies {
-                        covering.push(rank);
-                    }
-                }
-            }
-            covering.retain(|&rank| rank < b.rank);
-            common = Some(match common {
-                None => covering,
-                Some(prev) => prev.into_iter().filter(|r| covering.contains(r)).collect(),
-            });
-            if common.as_ref().is_some_and(Vec::is_empty) {
-                break;
-            }
-        }
-        if let Some(&rank) = common.as_ref().and_then(|c| c.iter().min()) {
-            let a = &rules[by_rank[rank as usize] as usize];
-            out.push(Warning {
-                rule: b.def.id.clone(),
-                message: format!(
-                    "can never fire by keyword: rule '{}' ranks higher and catches all its keywords",
-                    a.def.id
-                ),
-            });
-        }
-    }
-    out
-}
-
-impl RuleSet {
-    /// A builder with the defaults (time zone `Asia/Shanghai`, at most 3 rules per chat).
-    pub fn builder() -> RuleSetBuilder {
-        RuleSetBuilder::default()
-    }
-
-    /// Compiles rules with the defaults.
-    ///
-    /// # Errors
-    /// As [`RuleSetBuilder::build`].
-    pub fn new(rules: impl IntoIterator<Item = Rule>) -> Result<Self, RuleSetError> {
-        Self::builder().rules(rules).build()
-    }
-
-    /// Advice found while compiling (long news titles, shadowed rules).
-    pub fn warnings(&self) -> &[Warning] {
-        &self.warnings
-    }
-
-    /// Number of rules.
-    pub fn len(&self) -> usize {
-        self.rules.len()
-    }
-
-    /// Whether there are no rules.
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
-    /// The rule definitions, in file order.
-    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.iter().map(|r| &r.def)
-    }
-
-    /// The normalizer this set applies to messages and keywords.
-    pub fn normalizer(&self) -> &Normalizer {
-        &self.normalizer
-    }
-
-    /// The sensitive-word filter.
-    pub fn sensitive_filter(&self) -> &SensitiveFilter {
-        &self.filter
-    }
-
-    /// `(folded, clean)` normalized forms of the text; `clean` (no case folding) only
-    /// when regex keywords need it.
-    pub(crate) fn normalize(&self, text: &str) -> (String, Option<String>) {
-        self.normalizer.normalize_both(text, self.index.has_regex())
-    }
-
-    /// Keyword matches, by rank, one per rule (its best-ranked keyword).
-    pub(crate) fn keyword_candidates(&self, folded: &str, clean: Option<&str>) -> Vec<KwRef> {
-        let mut hits = Vec::new();
-        self.index
-            .search(folded, clean.unwrap_or(folded), &mut hits);
-        hits.sort_unstable_by_key(|h| (self.rules[h.rule as usize].rank, h.keyword));
-        hits.dedup_by_key(|h| h.rule);
-        hits
-    }
-
-    /// Renders reply parts: variables, sensitive-word masking, videos before news.
-    pub(crate) fn render(
-        &self,
-        parts: &[CompiledPart],
-        incoming: &Incoming,
-        now: Timestamp,
-        extra: &BTreeMap<String, String>,
-    ) -> Vec<ReplyPart> {
-        // Variables: captures and entities, then the sender's attributes, then built-ins;
-        // time and date are computed only when a template asks for them.
-        let lookup = |name: &str| -> Option<Cow<'_, str>> {
-            if let Some(v) = extra.get(name).or_else(|| incoming.attrs.get(name)) {
-                return Some(Cow::Borrowed(v.as_str()));
-            }
-            match name {
-                "user_id" => Some(Cow::Borrowed(incoming.user_id.as_str())),
-                "nickname" => Some(Cow::Borrowed(
-                    incoming.nickname.as_deref().unwrap_or(&incoming.user_id),
-                )),
-                "time" => {
-                    let local = now.to_zoned_datetime(self.tz.clone());
-                    Some(Cow::Owned(format!(
-                        "{:02}:{:02}",
-                        local.hour(),
-                        local.minute()
-                    )))
-                }
-                "date" => Some(Cow::Owned(
-                    now.to_zoned_datetime(self.tz.clone()).date().to_string(),
-                )),
-                _ => None,
-            }
-        };
-        let render = |t: &Template| t.render_with(lookup);
-        let text = |t: &Template| {
-            let rendered = render(t);
-            if self.filter.is_empty() {
-                rendered
-            } else {
-                self.filter.mask(&rendered)
-            }
-        };
-        let opt = |t: &Option<Template>| t.as_ref().map(text);
-        let mut out: Vec<ReplyPart> = parts
-            .iter()
-            .map(|p| match p {
-                CompiledPart::Text(t) => ReplyPart::Text(text(t)),
-                CompiledPart::Image(media_id) => ReplyPart::Image {
-                    media_id: media_id.clone(),
-                },
-                CompiledPart::Video(media_id, title, description) => ReplyPart::Video {
-                    media_id: media_id.clone(),
-                    title: opt(title),
-                    description: opt(description),
-                },
-                CompiledPart::News(title, description, url, pic_url) => ReplyPart::News {
-                    title: text(title),
-                    description: opt(description),
-                    url: render(url),
-                    pic_url: pic_url.clone(),
-                },
-                CompiledPart::File(media_id, name) => ReplyPart::File {
-                    media_id: media_id.clone(),
-                    name: name.clone(),
-                },
-                CompiledPart::MiniProgram(appid, pagepath, title, thumb) => {
-                    ReplyPart::MiniProgram {
-                        appid: appid.clone(),
-                        pagepath: pagepath.clone(),
-                        title: text(title),
-                        thumb_media_id: thumb.clone(),
-                    }
-                }
-            })
-            .collect();
-        videos_before_news(&mut out);
-        out
-    }
-}
-
-/// WeCom shows a video before news cards: move videos that follow the first news card to
-/// just before it; everything else keeps its order.
-fn videos_before_news(parts: &mut Vec<ReplyPart>) {
-    let Some(first_news) = parts
-        .iter()
-        .position(|p| matches!(p, ReplyPart::News { .. }))
-    else {
-        return;
-    };
-    let (mut before, mut moved, mut rest) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, p) in parts.drain(..).enumerate() {
-        if i < first_news {
-            before.push(p);
-        } else if matches!(p, ReplyPart::Video { .. }) {
-            moved.push(p);
-        } else {
-            rest.push(p);
-        }
-    }
-    parts.extend(before);
-    parts.extend(moved);
-    parts.extend(rest);
 }
