@@ -14,8 +14,9 @@ const SHOP: &str = include_str!("../examples/rules/shop.toml");
 const SCHOOL: &str = include_str!("../examples/rules/school.toml");
 const OFF_HOURS: &str = include_str!("../examples/rules/off_hours.toml");
 
-fn at(s: &str) -> jiff::Timestamp {
-    s.parse().unwrap()
+fn at(s: &str) -> std::time::SystemTime {
+    let t: jiff::Timestamp = s.parse().unwrap();
+    t.try_into().unwrap()
 }
 
 fn find(engine: &Engine, incoming: Incoming) -> Option<Hit> {

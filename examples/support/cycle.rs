@@ -45,10 +45,8 @@ impl AutoReply {
             .decrypt_message(signature, timestamp, nonce, body)?;
         let message = Message::from_xml(&plaintext)?;
         let hit = message.text().and_then(|text| {
-            let mut incoming = Incoming::new(message.header.from.as_str(), text);
-            if let Ok(at) = jiff::Timestamp::from_second(message.header.create_time) {
-                incoming = incoming.at(at);
-            }
+            let incoming = Incoming::new(message.header.from.as_str(), text)
+                .at_unix(message.header.create_time);
             self.engine.find(&incoming)
         });
         let reply_xml = hit.as_ref().and_then(Hit::text).map(|text| {

@@ -318,7 +318,7 @@ impl Client {
     }
 
     fn now_ms(&self) -> i64 {
-        self.0.clock.now_ms()
+        crate::clock::unix_ms(self.0.clock.now())
     }
 
     fn flight(&self) -> std::sync::MutexGuard<'_, Flight> {

@@ -77,7 +77,7 @@ impl WebhookClient {
             .validate()
             .map_err(|e| Error::new(Kind::Invalid, None, e.to_string(), PATH))?;
         {
-            let now = self.clock.now_ms();
+            let now = crate::clock::unix_ms(self.clock.now());
             let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
             while sent.front().is_some_and(|&t| t <= now - 60_000) {
                 sent.pop_front();

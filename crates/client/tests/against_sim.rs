@@ -215,7 +215,7 @@ async fn service_state_and_transfer() {
 #[tokio::test]
 async fn robots_keep_under_twenty_a_minute_and_hide_their_key() {
     let fake = fake().await;
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
     let robot = WebhookClient::new("ROBOT-KEY-123")
         .base_url(fake.base_url())
         .clock(clock.clone());
@@ -236,7 +236,7 @@ async fn robots_keep_under_twenty_a_minute_and_hide_their_key() {
         20,
         "refused before sending"
     );
-    clock.advance_ms(60_000);
+    clock.advance(Duration::from_secs(60));
     fake.advance(Duration::from_secs(60));
     robot
         .send(&WebhookMessage::markdown("**恢复**"))

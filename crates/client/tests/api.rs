@@ -140,7 +140,7 @@ async fn sync_all_pages_while_has_more_even_through_empty_pages() {
 #[tokio::test]
 async fn tokens_are_renewed_ahead_of_expiry_by_the_clock() {
     let (base, fake) = serve().await;
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
     let c = Client::builder()
         .corp_id("ww1")
         .secret("s")
@@ -149,11 +149,11 @@ async fn tokens_are_renewed_ahead_of_expiry_by_the_clock() {
         .build()
         .unwrap();
     assert_eq!(c.access_token().await.unwrap().expose(), "tok-1");
-    clock.advance_ms(6_000_000); // 83 % of 7200 s: still fresh
+    clock.advance(Duration::from_secs(6_000)); // 83 % of 7200 s: still fresh
     assert_eq!(c.access_token().await.unwrap().expose(), "tok-1");
-    clock.advance_ms(200_000); // past 85 %: renewed ahead
+    clock.advance(Duration::from_secs(200)); // past 85 %: renewed ahead
     assert_eq!(c.access_token().await.unwrap().expose(), "tok-2");
     assert_eq!(fake.gettoken_calls.load(Ordering::SeqCst), 2);
-    clock.advance_ms(7_200_000); // tok-2 expired outright
+    clock.advance(Duration::from_secs(7_200)); // tok-2 expired outright
     assert_eq!(c.access_token().await.unwrap().expose(), "tok-3");
 }

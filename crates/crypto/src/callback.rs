@@ -82,7 +82,7 @@ impl CallbackCrypto {
     /// - `encoding_aes_key`: the 43-character EncodingAESKey.
     /// - `receive_id`: the CorpID (self-built apps), SuiteID (third-party suites), or `""`
     ///   (AI bots, personal-entity third-party apps). It is checked exactly by default; see
-    ///   [`with_receive_id_policy`](Self::with_receive_id_policy).
+    ///   [`receive_id_policy`](Self::receive_id_policy).
     ///
     /// # Errors
     /// [`CryptoError::IllegalAesKey`] (-40004) when the key is not 43 letters and digits
@@ -104,7 +104,7 @@ impl CallbackCrypto {
 
     /// Sets how the receive id inside incoming messages is checked.
     #[must_use]
-    pub fn with_receive_id_policy(mut self, policy: ReceiveIdPolicy) -> Self {
+    pub fn receive_id_policy(mut self, policy: ReceiveIdPolicy) -> Self {
         self.policy = policy;
         self
     }
@@ -114,17 +114,17 @@ impl CallbackCrypto {
     ///
     /// WeCom re-delivers an unanswered callback with its original timestamp over several
     /// seconds, so keep the window generous (minutes). Time comes from the system clock
-    /// unless [`with_clock`](Self::with_clock) sets another.
+    /// unless [`clock`](Self::clock) sets another.
     #[must_use]
-    pub fn with_replay_window(mut self, max_skew: Duration) -> Self {
+    pub fn replay_window(mut self, max_skew: Duration) -> Self {
         self.replay_window_secs = Some(max_skew.as_secs());
         self
     }
 
-    /// Sets the clock the replay window reads (tests use a [`FixedClock`](crate::FixedClock)).
+    /// Sets the clock the replay window reads (tests use a [`ManualClock`](crate::ManualClock)).
     /// Without a replay window the clock is not read.
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -276,7 +276,10 @@ impl CallbackCrypto {
             return Err(CryptoError::InvalidSignature);
         }
         if let Some(max_skew_secs) = self.replay_window_secs {
-            let now = self.clock.now_unix();
+            let now = match self.clock.now().duration_since(std::time::UNIX_EPOCH) {
+                Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+                Err(_) => 0,
+            };
             let fresh = timestamp
                 .parse::<i64>()
                 .is_ok_and(|ts| now.abs_diff(ts) <= max_skew_secs);

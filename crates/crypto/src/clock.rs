@@ -1,17 +1,15 @@
-//! Time, injectable, for the optional replay window.
+//! Time, injectable. Every crate of the SDK reads time through a `Clock` of this same
+//! shape (`fn now(&self) -> SystemTime`) with the same test clock, [`ManualClock`], so
+//! one clock type can drive them all (the bot hands its clock to each).
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A source of the current Unix time, in seconds.
-///
-/// The crate reads time only to check the optional replay window
-/// ([`CallbackCrypto::with_replay_window`](crate::CallbackCrypto::with_replay_window)).
-/// Tests pass a [`FixedClock`]; production uses [`SystemClock`].
+/// A source of "now".
 pub trait Clock: Send + Sync + fmt::Debug {
-    /// Seconds since the Unix epoch.
-    fn now_unix(&self) -> i64;
+    /// The current instant.
+    fn now(&self) -> SystemTime;
 }
 
 /// The system's wall clock.
@@ -19,44 +17,62 @@ pub trait Clock: Send + Sync + fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_unix(&self) -> i64 {
-        match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that moves only when told; for tests.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use wecom_sdk_crypto::{Clock, ManualClock};
+/// let clock = ManualClock::at_unix(1_700_000_000);
+/// clock.advance(Duration::from_secs(90));
+/// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(1_700_000_090));
+/// ```
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: SystemTime) -> Self {
+        Self(AtomicI64::new(unix_nanos(at)))
+    }
+
+    /// A clock showing `secs` seconds after the Unix epoch.
+    pub fn at_unix(secs: i64) -> Self {
+        Self(AtomicI64::new(secs.saturating_mul(1_000_000_000)))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, at: SystemTime) {
+        self.0.store(unix_nanos(at), Ordering::SeqCst);
+    }
+
+    /// Moves the time forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let nanos = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+        self.0.fetch_add(nanos, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        let nanos = self.0.load(Ordering::SeqCst);
+        let magnitude = Duration::from_nanos(nanos.unsigned_abs());
+        if nanos >= 0 {
+            UNIX_EPOCH + magnitude
+        } else {
+            UNIX_EPOCH - magnitude
         }
     }
 }
 
-/// A clock that stands still until told otherwise; for tests.
-///
-/// ```
-/// use wecom_sdk_crypto::{Clock, FixedClock};
-/// let clock = FixedClock::new(1_700_000_000);
-/// clock.advance(60);
-/// assert_eq!(clock.now_unix(), 1_700_000_060);
-/// ```
-#[derive(Debug, Default)]
-pub struct FixedClock(AtomicI64);
-
-impl FixedClock {
-    /// A clock showing `unix` seconds.
-    pub fn new(unix: i64) -> Self {
-        Self(AtomicI64::new(unix))
-    }
-
-    /// Sets the time.
-    pub fn set(&self, unix: i64) {
-        self.0.store(unix, Ordering::Relaxed);
-    }
-
-    /// Moves the time by `secs` (negative goes back).
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::Relaxed);
-    }
-}
-
-impl Clock for FixedClock {
-    fn now_unix(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+/// Nanoseconds from the Unix epoch (negative before it; saturating ±292 years).
+fn unix_nanos(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_nanos()).map_or(i64::MIN, |n| -n),
     }
 }

@@ -12,7 +12,7 @@
 //! - [`CryptoError`]: what went wrong, with the official code (-40001 … -40011) and a hint.
 //! - [`ReceiveIdPolicy`]: exact receive-id check (default) or none.
 //! - [`sign`]: the signature alone, for tools that hold only the Token.
-//! - [`Clock`], [`SystemClock`], [`FixedClock`]: time for the optional replay window.
+//! - [`Clock`], [`SystemClock`], [`ManualClock`]: time for the optional replay window.
 //!
 //! # Example
 //! A full passive-reply cycle: WeCom's POST is decrypted, the reply encrypted; here the
@@ -57,7 +57,7 @@ mod signature;
 mod xml;
 
 pub use callback::{CallbackCrypto, ReceiveIdPolicy};
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CryptoError, WithCode};
 pub use signature::sign;
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wecom_sdk_crypto::{CallbackCrypto, CryptoError, FixedClock, ReceiveIdPolicy};
+use wecom_sdk_crypto::{CallbackCrypto, CryptoError, ManualClock, ReceiveIdPolicy};
 
 const TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
 const KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
@@ -20,19 +20,19 @@ fn crypto() -> CallbackCrypto {
 
 #[test]
 fn replay_window_uses_the_injected_clock() {
-    let clock = Arc::new(FixedClock::new(1_700_000_000));
+    let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
     let c = crypto()
-        .with_clock(clock.clone())
-        .with_replay_window(Duration::from_secs(300));
+        .clock(clock.clone())
+        .replay_window(Duration::from_secs(300));
     let enc = c.encrypt(b"42").expect("encrypts");
     let sig = c.signature("1700000000", "n", &enc);
     assert_eq!(
         c.verify_url(&sig, "1700000000", "n", &enc).as_deref(),
         Ok("42")
     );
-    clock.advance(300);
+    clock.advance(Duration::from_secs(300));
     assert!(c.verify_url(&sig, "1700000000", "n", &enc).is_ok());
-    clock.advance(1);
+    clock.advance(Duration::from_secs(1));
     let err = c.verify_url(&sig, "1700000000", "n", &enc);
     assert!(matches!(
         err,
@@ -49,14 +49,14 @@ fn replay_window_uses_the_injected_clock() {
         Err(-40001)
     );
     // Without a window the clock is not consulted.
-    let open = crypto().with_clock(clock);
+    let open = crypto().clock(clock);
     let sig = open.signature("1", "n", &enc);
     assert!(open.verify_url(&sig, "1", "n", &enc).is_ok());
 }
 
 #[test]
 fn debug_and_errors_never_show_secrets() {
-    let c = crypto().with_replay_window(Duration::from_secs(60));
+    let c = crypto().replay_window(Duration::from_secs(60));
     let shown = format!("{c:?} {c:#?}");
     assert!(!shown.contains(TOKEN), "{shown}");
     assert!(!shown.contains(KEY), "{shown}");
@@ -80,7 +80,7 @@ fn ai_bot_empty_receive_id() {
     );
     // An app configured with a corp id refuses it, unless told to skip the check.
     assert_eq!(crypto().decrypt(&enc).map_err(|e| e.code()), Err(-40005));
-    let skip = crypto().with_receive_id_policy(ReceiveIdPolicy::Skip);
+    let skip = crypto().receive_id_policy(ReceiveIdPolicy::Skip);
     assert!(skip.decrypt(&enc).is_ok());
 }
 

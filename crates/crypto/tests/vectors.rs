@@ -33,7 +33,7 @@ fn crypto_for(v: &Value) -> CallbackCrypto {
     )
     .expect("vector keys are valid");
     if v["corp_id"].is_null() {
-        crypto.with_receive_id_policy(ReceiveIdPolicy::Skip)
+        crypto.receive_id_policy(ReceiveIdPolicy::Skip)
     } else {
         crypto
     }
@@ -207,7 +207,7 @@ fn every_vector_fails_with_the_wrong_receive_id_and_passes_with_skip() {
                 .map_err(|e| e.code()),
             Err(-40005)
         );
-        let skip = strict.with_receive_id_policy(ReceiveIdPolicy::Skip);
+        let skip = strict.receive_id_policy(ReceiveIdPolicy::Skip);
         assert!(skip.decrypt_message(args.0, args.1, args.2, args.3).is_ok());
     }
 }

@@ -71,7 +71,7 @@ impl MemoryCounterStore {
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock.now().as_millisecond()
+        crate::clock::timestamp(self.clock.now()).as_millisecond()
     }
 
     /// The synchronous form of [`CounterStore::try_acquire`].
@@ -146,19 +146,19 @@ impl CounterStore for MemoryCounterStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::FixedClock;
+    use crate::clock::ManualClock;
 
     #[test]
     fn windows_start_at_first_use_and_expire() {
-        let clock = Arc::new(FixedClock::at_unix(1_000));
+        let clock = Arc::new(ManualClock::at_unix(1_000));
         let store = MemoryCounterStore::new(clock.clone());
         let hour = Duration::from_secs(3600);
         assert!(store.try_acquire_now("k", 2, hour));
-        clock.advance_secs(3000);
+        clock.advance(Duration::from_secs(3000));
         assert!(store.try_acquire_now("k", 2, hour));
         assert!(!store.try_acquire_now("k", 2, hour));
         assert!(!store.would_acquire("k", 2));
-        clock.advance_secs(600); // 3600 s after the first use
+        clock.advance(Duration::from_secs(600)); // 3600 s after the first use
         assert!(store.would_acquire("k", 2));
         assert!(store.try_acquire_now("k", 2, hour));
         assert_eq!(store.get_now("k"), 1);

@@ -102,7 +102,7 @@ impl Engine {
 
     /// Reads time from `clock` (schedules, limits, cooldowns, `{time}`).
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.local = Arc::new(MemoryCounterStore::new(clock.clone()));
         self.clock = clock;
         self
@@ -112,7 +112,7 @@ impl Engine {
     /// [`find_shared`](Self::find_shared) (a Redis store makes them hold across
     /// instances).
     #[must_use]
-    pub fn with_counter_store(mut self, store: Arc<dyn CounterStore>) -> Self {
+    pub fn counter_store(mut self, store: Arc<dyn CounterStore>) -> Self {
         self.shared = Some(store);
         self
     }
@@ -180,7 +180,9 @@ impl Engine {
     }
 
     fn now(&self, incoming: &Incoming) -> Timestamp {
-        incoming.at.unwrap_or_else(|| self.clock.now())
+        incoming
+            .at
+            .unwrap_or_else(|| crate::clock::timestamp(self.clock.now()))
     }
 
     /// The message normalized and scanned against the rules in force.

@@ -88,3 +88,8 @@ impl fmt::Display for Warning {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("counter store: {0}")]
 pub struct StoreError(pub String);
+
+/// A day list or a time of day could not be read (`"mon-fri"`, `"09:00"`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScheduleError(pub(crate) String);

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use jiff::Timestamp;
 
 /// Where a message came from.
@@ -105,11 +107,23 @@ impl Incoming {
         self
     }
 
-    /// When it was sent (default: the engine's clock).
+    /// When it was sent (default: the engine's clock): schedules are judged at this
+    /// instant. Takes a `SystemTime` (or a `jiff::Timestamp`).
     #[must_use]
-    pub fn at(mut self, at: Timestamp) -> Self {
-        self.at = Some(at);
+    pub fn at(mut self, at: impl Into<SystemTime>) -> Self {
+        self.at = Some(crate::clock::timestamp(at.into()));
         self
+    }
+
+    /// When it was sent, in Unix seconds (a callback's `CreateTime`).
+    #[must_use]
+    pub fn at_unix(self, secs: i64) -> Self {
+        let magnitude = Duration::from_secs(secs.unsigned_abs());
+        self.at(if secs >= 0 {
+            UNIX_EPOCH + magnitude
+        } else {
+            UNIX_EPOCH - magnitude
+        })
     }
 
     /// The sender's display name (the `{nickname}` variable).

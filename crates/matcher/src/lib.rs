@@ -69,12 +69,12 @@ mod shadow;
 mod template;
 
 pub use chain::{Chain, Matcher};
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use compile::{DEFAULT_MAX_RULES_PER_CHAT, DEFAULT_TIMEZONE, RuleSetBuilder};
 pub use compiled::RuleSet;
 pub use counter::{CounterStore, MemoryCounterStore};
 pub use engine::{Engine, RuleStats};
-pub use error::{RuleError, RuleSetError, StoreError, Warning};
+pub use error::{RuleError, RuleSetError, ScheduleError, StoreError, Warning};
 pub use filter::SensitiveFilter;
 pub use hit::{Candidate, Explanation, Hit, Intent, Verdict};
 pub use incoming::{Channel, CustomerKind, Incoming};

@@ -27,7 +27,7 @@ return 1
 /// use std::sync::Arc;
 /// use wecom_sdk_matcher::{Engine, RedisCounterStore, RuleSet};
 /// let store = RedisCounterStore::connect("redis://127.0.0.1:6379", "shopbot:").await?;
-/// let engine = Engine::new(RuleSet::new([])?).with_counter_store(Arc::new(store));
+/// let engine = Engine::new(RuleSet::new([])?).counter_store(Arc::new(store));
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

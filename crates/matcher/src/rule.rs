@@ -1,6 +1,7 @@
 //! What an operator can say in a rule: the definitions, built in Rust or read from a
 //! rules file, before they are compiled into a [`RuleSet`](crate::RuleSet).
 
+use crate::error::ScheduleError;
 use crate::incoming::{Channel, CustomerKind};
 
 /// How a keyword matches the normalized text.
@@ -78,8 +79,8 @@ impl Schedule {
     /// A schedule from windows written as `("mon-fri", "09:00", "18:00")`.
     ///
     /// # Errors
-    /// The first malformed day list or time, as text.
-    pub fn weekly(windows: &[(&str, &str, &str)]) -> Result<Self, String> {
+    /// The first malformed day list or time.
+    pub fn weekly(windows: &[(&str, &str, &str)]) -> Result<Self, ScheduleError> {
         let windows = windows
             .iter()
             .map(|(days, start, end)| {
@@ -89,7 +90,7 @@ impl Schedule {
                     end: parse_time(end)?,
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, ScheduleError>>()?;
         Ok(Self {
             windows,
             ..Self::default()
@@ -107,18 +108,18 @@ impl Schedule {
 /// Parses `mon-fri`, `sat,sun`, `daily` (or `*`) into a day mask.
 ///
 /// # Errors
-/// Unknown day names, as text.
-pub fn parse_days(text: &str) -> Result<u8, String> {
+/// Unknown day names.
+pub fn parse_days(text: &str) -> Result<u8, ScheduleError> {
     const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     let day = |s: &str| {
         NAMES
             .iter()
             .position(|n| s.trim().eq_ignore_ascii_case(n))
             .ok_or_else(|| {
-                format!(
+                ScheduleError(format!(
                     "unknown day {:?} (use mon, tue, wed, thu, fri, sat, sun)",
                     s.trim()
-                )
+                ))
             })
     };
     let text = text.trim();
@@ -148,9 +149,9 @@ pub fn parse_days(text: &str) -> Result<u8, String> {
 /// Parses `HH:MM` (00:00–24:00) into minutes after midnight.
 ///
 /// # Errors
-/// A malformed or out-of-range time, as text.
-pub fn parse_time(text: &str) -> Result<u16, String> {
-    let bad = || format!("invalid time {text:?} (use HH:MM, 00:00 to 24:00)");
+/// A malformed or out-of-range time.
+pub fn parse_time(text: &str) -> Result<u16, ScheduleError> {
+    let bad = || ScheduleError(format!("invalid time {text:?} (use HH:MM, 00:00 to 24:00)"));
     let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
     let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if m >= 60 || h > 24 || (h == 24 && m > 0) {
@@ -308,7 +309,7 @@ pub struct TriggerLimit {
 ///     .schedule(Schedule::weekly(&[("mon-fri", "09:00", "18:00")])?)
 ///     .reply("您好 {nickname}，我们 9:00–21:00 营业。");
 /// assert_eq!(rule.id(), "hours");
-/// # Ok::<(), String>(())
+/// # Ok::<(), wecom_sdk_matcher::ScheduleError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

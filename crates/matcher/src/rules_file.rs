@@ -174,9 +174,9 @@ fn schedule(o: &Obj<'_>) -> Res<Schedule> {
             w.known(&["days", "start", "end"])?;
             Ok(Window {
                 days: parse_days(w.str("days")?.unwrap_or("daily"))
-                    .map_err(|m| w.err("days", m))?,
-                start: parse_time(&w.required("start")?).map_err(|m| w.err("start", m))?,
-                end: parse_time(&w.required("end")?).map_err(|m| w.err("end", m))?,
+                    .map_err(|m| w.err("days", m.0))?,
+                start: parse_time(&w.required("start")?).map_err(|m| w.err("start", m.0))?,
+                end: parse_time(&w.required("end")?).map_err(|m| w.err("end", m.0))?,
             })
         })
         .collect::<Res<_>>()?;

@@ -11,6 +11,7 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use wecom_sdk_matcher::*;
@@ -25,8 +26,9 @@ fn fired(engine: &Engine, text: &str) -> Option<String> {
         .map(|h| h.rule_id().to_owned())
 }
 
-fn at(s: &str) -> Timestamp {
-    s.parse().expect("timestamp")
+fn at(s: &str) -> std::time::SystemTime {
+    let t: Timestamp = s.parse().expect("timestamp");
+    t.try_into().expect("in range")
 }
 
 #[test]
@@ -126,8 +128,8 @@ fn schedules_off_hours_fallback_and_dates() {
         .rule(Rule::new("day", "day").fallback().reply("稍后回复"))
         .build()
         .unwrap();
-    let clock = Arc::new(FixedClock::at(at("2024-11-15T02:00:00Z"))); // Fri 10:00 Shanghai
-    let e = Engine::new(rules).with_clock(clock.clone());
+    let clock = Arc::new(ManualClock::new(at("2024-11-15T02:00:00Z"))); // Fri 10:00 Shanghai
+    let e = Engine::new(rules).clock(clock.clone());
     assert_eq!(fired(&e, "营业吗").as_deref(), Some("hours"));
     assert_eq!(fired(&e, "你好").as_deref(), Some("day"));
     clock.set(at("2024-11-15T12:00:00Z")); // Fri 20:00
@@ -243,7 +245,7 @@ fn scope_and_audience() {
 
 #[test]
 fn per_user_limits_and_per_chat_cooldowns() {
-    let clock = Arc::new(FixedClock::at_unix(1_700_000_000));
+    let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
     let e = engine(vec![
         Rule::new("menu", "menu")
             .contains("菜单")
@@ -254,7 +256,7 @@ fn per_user_limits_and_per_chat_cooldowns() {
             .cooldown(60)
             .reply("你好！"),
     ])
-    .with_clock(clock.clone());
+    .clock(clock.clone());
     let u1 = Incoming::new("u1", "菜单");
     assert!(e.find(&u1).is_some());
     assert!(e.find(&u1).is_some());
@@ -264,7 +266,7 @@ fn per_user_limits_and_per_chat_cooldowns() {
         e.find(&Incoming::new("u2", "菜单")).is_some(),
         "limits are per user"
     );
-    clock.advance_secs(3600);
+    clock.advance(Duration::from_secs(3600));
     assert!(e.find(&u1).is_some(), "a new window");
 
     let in_chat = |u: &str| Incoming::new(u, "你好").chat_id("group1");
@@ -278,7 +280,7 @@ fn per_user_limits_and_per_chat_cooldowns() {
         e.find(&Incoming::new("c", "你好").chat_id("group2"))
             .is_some()
     );
-    clock.advance_secs(60);
+    clock.advance(Duration::from_secs(60));
     assert!(e.find(&in_chat("b")).is_some());
 }
 
@@ -728,7 +730,7 @@ async fn intents_chain_after_keywords_before_fallback() {
 
 #[tokio::test]
 async fn shared_store_path_counts_like_the_local_one() {
-    let clock = Arc::new(FixedClock::at_unix(1_700_000_000));
+    let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
     let store: Arc<dyn CounterStore> = Arc::new(MemoryCounterStore::new(clock.clone()));
     let make = || {
         engine(vec![
@@ -737,8 +739,8 @@ async fn shared_store_path_counts_like_the_local_one() {
                 .limit(2, 60)
                 .reply("x"),
         ])
-        .with_clock(clock.clone())
-        .with_counter_store(store.clone())
+        .clock(clock.clone())
+        .counter_store(store.clone())
     };
     let (a, b) = (make(), make());
     let msg = Incoming::new("u1", "菜单");

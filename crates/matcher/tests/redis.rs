@@ -94,8 +94,8 @@ async fn limits_hold_across_two_engines() {
         return;
     };
     let store: Arc<dyn CounterStore> = Arc::new(store);
-    let a = Engine::new(rules()).with_counter_store(store.clone());
-    let b = Engine::new(rules()).with_counter_store(store.clone());
+    let a = Engine::new(rules()).counter_store(store.clone());
+    let b = Engine::new(rules()).counter_store(store.clone());
     let msg = Incoming::new("zhangsan", "菜单");
     let mut fired = 0;
     for engine in [&a, &b, &a, &b, &a] {
@@ -233,7 +233,7 @@ async fn a_cooling_down_rule_does_not_burn_the_limit() {
         .cooldown(600)
         .reply("菜单如下")])
     .expect("valid");
-    let engine = Engine::new(rules).with_counter_store(store.clone());
+    let engine = Engine::new(rules).counter_store(store.clone());
     let msg = Incoming::new("zhangsan", "菜单");
     assert!(
         engine.find_shared(&msg).await.unwrap().is_some(),

@@ -107,8 +107,8 @@ fn app_message_every_type() {
 #[test]
 fn app_message_recipients_and_flags() {
     let msg = AppMessage::new(7, Recipients::all(), Content::text("x"))
-        .with_duplicate_check(1800)
-        .with_safe(1);
+        .duplicate_check(1800)
+        .safe(1);
     assert_eq!(
         to_json(&msg),
         json!({"touser": "@all", "msgtype": "text", "agentid": 7, "text": {"content": "x"}, "safe": 1, "enable_duplicate_check": 1, "duplicate_check_interval": 1800})
@@ -129,7 +129,7 @@ fn app_message_recipients_and_flags() {
     assert_eq!(
         field(
             AppMessage::new(7, Recipients::all(), Content::text("x"))
-                .with_duplicate_check(20_000)
+                .duplicate_check(20_000)
                 .validate()
         ),
         "duplicate_check_interval"
@@ -217,7 +217,7 @@ fn limits_in_bytes_as_wecom_counts() {
 #[test]
 fn template_cards_all_five_types() {
     let text = TemplateCard::text_notice("订单已发货", CardAction::url("https://x/o/1"))
-        .with_sub_title("明天送达");
+        .sub_title("明天送达");
     assert_eq!(
         to_json(&text),
         json!({"card_type": "text_notice", "main_title": {"title": "订单已发货"}, "sub_title_text": "明天送达", "card_action": {"type": 1, "url": "https://x/o/1"}})

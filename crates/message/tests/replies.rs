@@ -276,7 +276,7 @@ fn ai_bot_replies() {
         v["stream"]["msg_item"][0],
         serde_json::json!({"msgtype": "image", "image": {"base64": "aGk=", "md5": "49f68a5c8493ec2c0bf489821c21fc3b"}})
     );
-    let card = TemplateCard::text_notice("t", CardAction::url("u")).with_task_id("T1");
+    let card = TemplateCard::text_notice("t", CardAction::url("u")).task_id("T1");
     let v = json(&AiBotReply::StreamWithTemplateCard {
         stream: stream.clone(),
         card: card.clone(),

@@ -314,7 +314,7 @@ impl AppArgs {
         let crypto =
             CallbackCrypto::new(self.token.as_str(), &self.aes_key, self.receive_id.as_str())?;
         Ok(if skip_receive_id_check {
-            crypto.with_receive_id_policy(ReceiveIdPolicy::Skip)
+            crypto.receive_id_policy(ReceiveIdPolicy::Skip)
         } else {
             crypto
         })

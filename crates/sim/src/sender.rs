@@ -164,7 +164,7 @@ impl CallbackSender {
         Ok(Self {
             target: Target::parse(url)?,
             crypto: CallbackCrypto::new(token, aes_key, receive_id)?
-                .with_receive_id_policy(ReceiveIdPolicy::Exact),
+                .receive_id_policy(ReceiveIdPolicy::Exact),
             receive_id: receive_id.to_owned(),
             format: Format::Xml,
             timeout: Duration::from_secs(5),

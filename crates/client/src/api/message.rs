@@ -58,7 +58,7 @@ impl MessageApi<'_> {
             Err(err) if err.is_retryable() && !err.is_rate_limited() => {
                 let checked = message
                     .clone()
-                    .with_duplicate_check(message.duplicate_check_interval.unwrap_or(1800));
+                    .duplicate_check(message.duplicate_check_interval.unwrap_or(1800));
                 self.client.post_idempotent(PATH, &checked).await
             }
             other => other,

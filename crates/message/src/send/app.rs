@@ -355,7 +355,7 @@ fn join_ids(ids: &[String]) -> Option<String> {
 /// ```
 /// use wecom_sdk_message::send::{AppMessage, Content, Recipients};
 /// let msg = AppMessage::new(1000002, Recipients::users(["zhangsan", "lisi"]), Content::text("会议改到 3 点"))
-///     .with_duplicate_check(600)
+///     .duplicate_check(600)
 ///     .build()?;
 /// let json = serde_json::to_value(&msg)?;
 /// assert_eq!(json["touser"], "zhangsan|lisi");
@@ -400,7 +400,7 @@ impl AppMessage {
     /// Turns on WeCom's duplicate check with an interval in seconds. This makes a
     /// repeated send (a retry) safe.
     #[must_use]
-    pub fn with_duplicate_check(mut self, interval_secs: u32) -> Self {
+    pub fn duplicate_check(mut self, interval_secs: u32) -> Self {
         self.enable_duplicate_check = true;
         self.duplicate_check_interval = Some(interval_secs);
         self
@@ -408,7 +408,7 @@ impl AppMessage {
 
     /// Sets `safe`.
     #[must_use]
-    pub fn with_safe(mut self, safe: u8) -> Self {
+    pub fn safe(mut self, safe: u8) -> Self {
         self.safe = safe;
         self
     }

@@ -42,7 +42,7 @@ impl CardType {
 /// ```
 /// use wecom_sdk_message::send::{CardAction, TemplateCard};
 /// let card = TemplateCard::text_notice("订单已发货", CardAction::url("https://example.com/o/1"))
-///     .with_sub_title("预计明天送达");
+///     .sub_title("预计明天送达");
 /// card.validate()?;
 /// let json = serde_json::to_value(&card)?;
 /// assert_eq!(json["card_type"], "text_notice");
@@ -431,14 +431,14 @@ impl TemplateCard {
 
     /// Sets `sub_title_text`.
     #[must_use]
-    pub fn with_sub_title(mut self, text: impl Into<String>) -> Self {
+    pub fn sub_title(mut self, text: impl Into<String>) -> Self {
         self.sub_title_text = Some(text.into());
         self
     }
 
     /// Sets `task_id`.
     #[must_use]
-    pub fn with_task_id(mut self, task_id: impl Into<String>) -> Self {
+    pub fn task_id(mut self, task_id: impl Into<String>) -> Self {
         self.task_id = Some(task_id.into());
         self
     }
