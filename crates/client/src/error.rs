@@ -35,6 +35,8 @@ struct Inner {
     errcode: Option<i64>,
     errmsg: String,
     path: String,
+    /// The underlying error, with no URL (and so no query secret) in it.
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 /// An error of the WeCom API client.
@@ -53,6 +55,31 @@ impl Error {
             errcode,
             errmsg: errmsg.into(),
             path: path.to_owned(),
+            source: None,
+        }))
+    }
+
+    /// A request that did not complete; the reqwest error (its URL, and so the
+    /// `access_token` or `corpsecret` in the query, removed) is the source.
+    pub(crate) fn transport(err: reqwest::Error, path: &str) -> Self {
+        let err = err.without_url();
+        Self(Arc::new(Inner {
+            kind: Kind::Transport,
+            errcode: None,
+            errmsg: redact(&err.to_string()),
+            path: path.to_owned(),
+            source: Some(Box::new(err)),
+        }))
+    }
+
+    /// An answer that was not the JSON expected; the serde error is the source.
+    pub(crate) fn decode(err: serde_json::Error, path: &str) -> Self {
+        Self(Arc::new(Inner {
+            kind: Kind::Decode,
+            errcode: None,
+            errmsg: err.to_string(),
+            path: path.to_owned(),
+            source: Some(Box::new(err)),
         }))
     }
 
@@ -134,12 +161,19 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Reads WeCom's JSON answer: the value, or the API error its `errcode` names.
 pub(crate) fn decode_answer(bytes: &[u8], path: &str) -> Result<serde_json::Value, Error> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), path))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::decode(e, path))?;
     match value
         .get("errcode")
         .and_then(serde_json::Value::as_i64)

@@ -35,6 +35,7 @@
 //! ```
 
 pub mod api;
+mod builder;
 mod client;
 mod clock;
 pub mod errcode;
@@ -43,15 +44,18 @@ mod error;
 mod redis_store;
 mod retry;
 mod token;
+mod tokens;
 mod webhook;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use builder::ClientBuilder;
+pub use client::{Client, DEFAULT_BASE_URL};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Kind};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
 pub use retry::RetryPolicy;
 pub use token::{AccessToken, CachedToken, MemoryTokenStore, TokenProvider, TokenStore, cache_key};
+pub use tokens::TokenStats;
 pub use webhook::{ROBOT_MESSAGES_PER_MINUTE, WebhookClient};
 
 #[cfg(doctest)]

@@ -31,6 +31,7 @@ pub struct RedisTokenStore {
     prefix: String,
     invalidate: Script,
     release: Script,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisTokenStore {
@@ -53,6 +54,11 @@ struct Stored {
 }
 
 impl RedisTokenStore {
+    /// How long one Redis operation may take before it fails (the client then goes on
+    /// with its own copy of the token), so an outage costs a call this much, not the
+    /// reconnection backoff.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+
     /// Connects (with automatic reconnection); keys start with `prefix`.
     ///
     /// # Errors
@@ -72,6 +78,30 @@ impl RedisTokenStore {
             prefix: prefix.into(),
             invalidate: Script::new(INVALIDATE_IF),
             release: Script::new(RELEASE),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// How long one operation may take (default [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT)).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs one operation within the timeout.
+    async fn bounded<T>(
+        &self,
+        op: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(result) => result.map_err(|e| store_error(&e)),
+            Err(_) => Err(Error::new(
+                Kind::Transport,
+                None,
+                format!("redis: no answer within {} ms", self.timeout.as_millis()),
+                "token store",
+            )),
         }
     }
 
@@ -88,7 +118,7 @@ impl RedisTokenStore {
 impl TokenStore for RedisTokenStore {
     async fn get(&self, key: &str) -> Result<Option<CachedToken>, Error> {
         let mut conn = self.conn.clone();
-        let value: Option<String> = conn.get(self.key(key)).await.map_err(|e| store_error(&e))?;
+        let value: Option<String> = self.bounded(conn.get(self.key(key))).await?;
         Ok(value
             .and_then(|v| serde_json::from_str::<Stored>(&v).ok())
             .map(|s| CachedToken {
@@ -110,53 +140,59 @@ impl TokenStore for RedisTokenStore {
         let value = serde_json::to_string(&stored)
             .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), "token store"))?;
         let mut conn = self.conn.clone();
-        let _: () = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| store_error(&e))?;
+        let _: () = self
+            .bounded(
+                redis::cmd("SET")
+                    .arg(self.key(key))
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut conn),
+            )
+            .await?;
         Ok(())
     }
 
     async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, Error> {
         let mut conn = self.conn.clone();
         let dropped: i64 = self
-            .invalidate
-            .key(self.key(key))
-            .arg(failed.expose())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| store_error(&e))?;
+            .bounded(
+                self.invalidate
+                    .key(self.key(key))
+                    .arg(failed.expose())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
         Ok(dropped == 1)
     }
 
     async fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, Error> {
         let mut conn = self.conn.clone();
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.lease_key(key))
-            .arg(holder)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| store_error(&e))?;
+        let set: Option<String> = self
+            .bounded(
+                redis::cmd("SET")
+                    .arg(self.lease_key(key))
+                    .arg(holder)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut conn),
+            )
+            .await?;
         Ok(set.is_some())
     }
 
     async fn release_lease(&self, key: &str, holder: &str) -> Result<(), Error> {
         let mut conn = self.conn.clone();
         let _: i64 = self
-            .release
-            .key(self.lease_key(key))
-            .arg(holder)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| store_error(&e))?;
+            .bounded(
+                self.release
+                    .key(self.lease_key(key))
+                    .arg(holder)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
         Ok(())
     }
 }

@@ -261,3 +261,162 @@ async fn robots_keep_under_twenty_a_minute_and_hide_their_key() {
         Some(93000)
     );
 }
+
+fn text_to_zhangsan(agent: u64) -> AppMessage {
+    AppMessage::new(
+        agent,
+        Recipients::users(["zhangsan"]),
+        Content::text("您好"),
+    )
+    .build()
+    .unwrap()
+}
+
+/// One retry loop inside the policy: a send answered -1 every time is tried
+/// 1 + `max_retries` times, the repeats backed off (≥ half the base delay) and flagged
+/// with the duplicate check, the first not.
+#[tokio::test]
+async fn a_busy_send_stays_inside_the_retry_policy() {
+    let fake = fake().await;
+    let c = Client::builder()
+        .corp_id("ww1")
+        .secret("s")
+        .agent_id(1_000_002)
+        .base_url(fake.base_url())
+        .retry_policy(RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    fake.inject(&Fault::errcode_on("/cgi-bin/message/send", -1, 10));
+    let err = c
+        .message()
+        .send(&text_to_zhangsan(1_000_002))
+        .await
+        .unwrap_err();
+    assert_eq!(err.errcode(), Some(-1));
+    let calls = fake.calls_to("/cgi-bin/message/send");
+    assert_eq!(calls.len(), 3, "the first attempt and two retries");
+    assert_eq!(calls[0].body.get("enable_duplicate_check"), None);
+    assert!(
+        calls[1..]
+            .iter()
+            .all(|c| c.body["enable_duplicate_check"] == 1)
+    );
+    for pair in calls.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at).unwrap();
+        assert!(gap >= Duration::from_millis(100), "backed off: {gap:?}");
+    }
+
+    // No retries means one attempt.
+    fake.inject(&Fault::Clear);
+    fake.inject(&Fault::errcode_on("/cgi-bin/message/send", -1, 10));
+    let none = Client::builder()
+        .corp_id("ww1")
+        .secret("s")
+        .base_url(fake.base_url())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    none.message()
+        .send(&text_to_zhangsan(1_000_002))
+        .await
+        .unwrap_err();
+    assert_eq!(fake.calls_to("/cgi-bin/message/send").len(), 4);
+}
+
+/// The deadline bounds the whole send, repeats included.
+#[tokio::test]
+async fn a_send_never_outlives_its_deadline() {
+    let fake = fake().await;
+    let c = Client::builder()
+        .corp_id("ww1")
+        .secret("s")
+        .base_url(fake.base_url())
+        .retry_policy(RetryPolicy {
+            max_retries: 10,
+            base_delay: Duration::from_millis(100),
+            deadline: Duration::from_millis(250),
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    c.access_token().await.unwrap();
+    fake.inject(&Fault::errcode_on("/cgi-bin/message/send", -1, 100));
+    let err = c
+        .message()
+        .send(&text_to_zhangsan(1_000_002))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &Kind::Timeout);
+    let calls = fake.calls_to("/cgi-bin/message/send").len();
+    assert!((2..=4).contains(&calls), "{calls} attempts fit in 250 ms");
+}
+
+/// `agent_id` is the default agent of app messages; another agent is refused.
+#[tokio::test]
+async fn the_client_agent_is_the_default_and_a_guard() {
+    let fake = fake().await;
+    let c = client(&fake);
+    c.message().send(&text_to_zhangsan(0)).await.unwrap();
+    assert_eq!(
+        fake.calls_to("/cgi-bin/message/send")[0].body["agentid"],
+        1_000_002
+    );
+    let err = c
+        .message()
+        .send(&text_to_zhangsan(1_000_099))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &Kind::Invalid);
+    assert_eq!(
+        fake.calls_to("/cgi-bin/message/send").len(),
+        1,
+        "nothing sent"
+    );
+}
+
+/// A transport error keeps its cause as `source()`, with no URL (so no token or secret).
+#[tokio::test]
+async fn a_transport_error_has_its_cause_without_secrets() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let c = Client::builder()
+        .corp_id("ww1")
+        .secret("TOP-SECRET-VALUE")
+        .base_url(url)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = c.access_token().await.unwrap_err();
+    assert_eq!(err.kind(), &Kind::Transport);
+    let mut chain = Vec::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(e) = cause {
+        chain.push(e.to_string());
+        cause = e.source();
+    }
+    assert!(chain.len() >= 2, "the cause is kept: {chain:?}");
+    let text = chain.join(" / ");
+    assert!(
+        !text.contains("TOP-SECRET") && !text.contains("corpsecret"),
+        "{text}"
+    );
+}
+
+/// A base URL that cannot work is a configuration error at `build()`.
+#[test]
+fn an_unusable_base_url_fails_at_build() {
+    for url in ["not a url", "ftp://example.com", "qyapi.weixin.qq.com"] {
+        let err = Client::builder()
+            .corp_id("ww1")
+            .secret("s")
+            .base_url(url)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), &Kind::Config, "{url}");
+    }
+}

@@ -12,84 +12,18 @@
     reason = "tests"
 )]
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::Json;
-use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
 use serde_json::{Value, json};
 use wecom_sdk_client::api::kf::MemoryCursorStore;
 use wecom_sdk_client::{Client, ManualClock, RetryPolicy};
 
-/// A fake WeCom: scripted answers per path, every request recorded.
-#[derive(Default)]
-struct Fake {
-    gettoken_calls: AtomicUsize,
-    /// (path, query, body) of every API request.
-    seen: Mutex<Vec<(String, Vec<(String, String)>, Value)>>,
-    /// Per path: answers to give, in order; then `{"errcode":0}`.
-    script: Mutex<Vec<(String, VecDeque<Value>)>>,
-}
-
-impl Fake {
-    fn answer(&self, path: &str, answers: Vec<Value>) {
-        let mut script = self.script.lock().unwrap();
-        match script.iter_mut().find(|(p, _)| p == path) {
-            Some((_, queued)) => queued.extend(answers),
-            None => script.push((path.to_owned(), answers.into())),
-        }
-    }
-
-    fn requests(&self, path: &str) -> Vec<(Vec<(String, String)>, Value)> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(p, _, _)| p == path)
-            .map(|(_, q, b)| (q.clone(), b.clone()))
-            .collect()
-    }
-}
-
-async fn api(
-    State(fake): State<Arc<Fake>>,
-    Path(rest): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-    body: Option<Json<Value>>,
-) -> Json<Value> {
-    let path = format!("/cgi-bin/{rest}");
-    fake.seen
-        .lock()
-        .unwrap()
-        .push((path.clone(), q, body.map_or(Value::Null, |b| b.0)));
-    let mut script = fake.script.lock().unwrap();
-    let next = script
-        .iter_mut()
-        .find(|(p, _)| *p == path)
-        .and_then(|(_, answers)| answers.pop_front());
-    Json(next.unwrap_or_else(|| json!({"errcode": 0, "errmsg": "ok"})))
-}
-
-async fn serve() -> (String, Arc<Fake>) {
-    let fake = Arc::new(Fake::default());
-    let app = Router::new()
-        .route(
-            "/cgi-bin/gettoken",
-            get(|State(f): State<Arc<Fake>>| async move {
-                let n = f.gettoken_calls.fetch_add(1, Ordering::SeqCst) + 1;
-                Json(json!({"errcode": 0, "errmsg": "ok", "access_token": format!("tok-{n}"), "expires_in": 7200}))
-            }),
-        )
-        .route("/cgi-bin/{*rest}", post(api).get(api))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), fake)
+async fn serve() -> (String, Arc<support::scripted::Scripted>) {
+    support::scripted::serve("s").await
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -151,8 +85,21 @@ async fn tokens_are_renewed_ahead_of_expiry_by_the_clock() {
     assert_eq!(c.access_token().await.unwrap().expose(), "tok-1");
     clock.advance(Duration::from_secs(6_000)); // 83 % of 7200 s: still fresh
     assert_eq!(c.access_token().await.unwrap().expose(), "tok-1");
-    clock.advance(Duration::from_secs(200)); // past 85 %: renewed ahead
-    assert_eq!(c.access_token().await.unwrap().expose(), "tok-2");
+    clock.advance(Duration::from_secs(200)); // past 85 %: renewed ahead, in the background
+    assert_eq!(
+        c.access_token().await.unwrap().expose(),
+        "tok-1",
+        "the caller does not wait for gettoken"
+    );
+    let mut renewed = String::new();
+    for _ in 0..500 {
+        renewed = c.access_token().await.unwrap().expose().to_owned();
+        if renewed != "tok-1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(renewed, "tok-2");
     assert_eq!(fake.gettoken_calls.load(Ordering::SeqCst), 2);
     clock.advance(Duration::from_secs(7_200)); // tok-2 expired outright
     assert_eq!(c.access_token().await.unwrap().expose(), "tok-3");

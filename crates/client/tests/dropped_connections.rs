@@ -1,105 +1,73 @@
-//! Transport failures over real sockets: a server that drops the first connections, then
-//! answers. Idempotent calls are repeated with backoff; plain POSTs are not.
+//! Transport failures over real sockets: the simulator closes connections unanswered
+//! (`Fault::DropConnections`). Idempotent calls are repeated with backoff, within the
+//! policy; plain POSTs are not repeated.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support;
+
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wecom_sdk_client::{Client, Kind, RetryPolicy};
+use wecom_sdk_sim::{FakeWeCom, Fault};
 
-/// Drops the first `drop_first` API connections (gettoken is always answered), then
-/// answers `{"errcode":0}` to everything.
-async fn flaky(drop_first: usize) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let api_connections = Arc::new(AtomicUsize::new(0));
-    let counter = api_connections.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
-                let body = if request.contains("/cgi-bin/gettoken") {
-                    r#"{"errcode":0,"access_token":"tok","expires_in":7200}"#
-                } else {
-                    if counter.fetch_add(1, Ordering::SeqCst) < drop_first {
-                        return; // dropped: the client sees the connection close
-                    }
-                    r#"{"errcode":0,"errmsg":"ok"}"#
-                };
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    (format!("http://{addr}"), api_connections)
-}
-
-fn client(base: &str) -> Client {
+/// A client with a warm token (so only API requests meet the dropped connections).
+async fn client(fake: &FakeWeCom) -> Client {
     let policy = RetryPolicy {
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(2),
         ..RetryPolicy::default()
     };
-    Client::builder()
-        .corp_id("ww1")
-        .secret("s")
-        .base_url(base)
+    let c = Client::builder()
+        .corp_id(support::CORP)
+        .secret(support::SECRET)
+        .base_url(fake.base_url())
         .retry_policy(policy)
         .build()
-        .unwrap()
+        .unwrap();
+    c.access_token().await.unwrap();
+    c
 }
 
 #[tokio::test]
 async fn idempotent_calls_survive_dropped_connections() {
-    let (base, connections) = flaky(2).await;
-    let answer: Value = client(&base)
+    let fake = support::fake().await;
+    let c = client(&fake).await;
+    fake.inject(&Fault::DropConnections { count: 2 });
+    let answer: Value = c
         .get("/cgi-bin/user/get", &[("userid", "zhangsan")])
         .await
         .unwrap();
     assert_eq!(answer["errcode"], 0);
-    assert_eq!(
-        connections.load(Ordering::SeqCst),
-        3,
-        "two drops, then the answer"
-    );
+    assert_eq!(fake.dropped_connections(), 2, "two drops, then the answer");
+    assert_eq!(fake.calls_to("/cgi-bin/user/get").len(), 1);
 }
 
 #[tokio::test]
 async fn plain_posts_are_not_repeated_after_a_drop() {
-    let (base, connections) = flaky(1).await;
-    let err = client(&base)
+    let fake = support::fake().await;
+    let c = client(&fake).await;
+    fake.inject(&Fault::DropConnections { count: 1 });
+    let err = c
         .post::<_, Value>("/cgi-bin/message/send", &serde_json::json!({}))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &Kind::Transport);
     assert!(err.is_retryable());
-    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.dropped_connections(), 1);
+    assert!(fake.calls_to("/cgi-bin/message/send").is_empty());
 }
 
 #[tokio::test]
 async fn retries_are_bounded() {
-    let (base, connections) = flaky(100).await;
-    let err = client(&base)
-        .get::<Value>("/cgi-bin/user/get", &[])
+    let fake = support::fake().await;
+    let c = client(&fake).await;
+    fake.inject(&Fault::DropConnections { count: 100 });
+    let err = c
+        .get::<Value>("/cgi-bin/user/get", &[("userid", "zhangsan")])
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &Kind::Transport);
-    assert_eq!(
-        connections.load(Ordering::SeqCst),
-        3,
-        "one attempt and two repeats"
-    );
+    assert_eq!(fake.dropped_connections(), 3, "one attempt and two repeats");
 }

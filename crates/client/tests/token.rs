@@ -1,79 +1,22 @@
-//! The token manager over real HTTP on 127.0.0.1 against a small fake WeCom: single
+//! The token manager over real HTTP on 127.0.0.1 against the scripted stand-in (a new
+//! token per fetch, an echo that shows which token it got): single
 //! flight on a cold cache, one refresh on expiry and on a 42001 storm, bounded fetches
 //! with a wrong secret, redaction.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod support;
 
-use axum::Json;
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::routing::{get, post};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde_json::{Value, json};
 use wecom_sdk_client::{Client, Error, Kind};
 
 const SECRET: &str = "the-right-secret";
 
-#[derive(Default)]
-struct Fake {
-    gettoken_calls: AtomicUsize,
-    api_calls: AtomicUsize,
-    issued: AtomicUsize,
-    valid: Mutex<HashSet<String>>,
-    /// Every API call answers 42001 while this is set.
-    always_expired: std::sync::atomic::AtomicBool,
-}
-
-async fn gettoken(
-    State(fake): State<Arc<Fake>>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Json<Value> {
-    fake.gettoken_calls.fetch_add(1, Ordering::SeqCst);
-    let secret = q
-        .iter()
-        .find(|(k, _)| k == "corpsecret")
-        .map(|(_, v)| v.as_str());
-    if secret != Some(SECRET) {
-        return Json(json!({"errcode": 40001, "errmsg": "invalid credential"}));
-    }
-    // Widen the window in which concurrent callers would each fetch.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let token = format!("tok-{}", fake.issued.fetch_add(1, Ordering::SeqCst) + 1);
-    fake.valid.lock().unwrap().insert(token.clone());
-    Json(json!({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}))
-}
-
-async fn echo(
-    State(fake): State<Arc<Fake>>,
-    Query(q): Query<Vec<(String, String)>>,
-    Json(body): Json<Value>,
-) -> Json<Value> {
-    fake.api_calls.fetch_add(1, Ordering::SeqCst);
-    let token = q
-        .iter()
-        .find(|(k, _)| k == "access_token")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    if fake.always_expired.load(Ordering::SeqCst) || !fake.valid.lock().unwrap().contains(&token) {
-        return Json(json!({"errcode": 42001, "errmsg": "access_token expired"}));
-    }
-    Json(json!({"errcode": 0, "errmsg": "ok", "echo": body, "token": token}))
-}
-
-async fn serve() -> (String, Arc<Fake>) {
-    let fake = Arc::new(Fake::default());
-    let app = Router::new()
-        .route("/cgi-bin/gettoken", get(gettoken))
-        .route("/cgi-bin/echo", post(echo))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), fake)
+async fn serve() -> (String, Arc<support::scripted::Scripted>) {
+    support::scripted::serve(SECRET).await
 }
 
 fn client(base: &str, secret: &str) -> Client {

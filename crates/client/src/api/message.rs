@@ -4,6 +4,7 @@ use serde::Deserialize;
 use wecom_sdk_message::send::{AppMessage, UpdateTemplateCard};
 
 use crate::Client;
+use crate::client::Repeat;
 use crate::error::{Error, Kind};
 
 /// The `message/send` answer: who did not get it, and the ids to recall or update it.
@@ -41,28 +42,49 @@ fn invalid(e: &wecom_sdk_message::LimitError, path: &str) -> Error {
 }
 
 impl MessageApi<'_> {
-    /// Sends an app message after checking its limits. A failed attempt (system busy,
-    /// transport) is repeated with `enable_duplicate_check` set, so WeCom drops a copy
-    /// that did arrive.
+    /// Sends an app message after checking its limits. A message with agent 0 goes
+    /// from the client's [`agent_id`](crate::ClientBuilder::agent_id). A failed attempt
+    /// (system busy, transport) is repeated within the retry policy, with backoff and
+    /// with `enable_duplicate_check` set, so WeCom drops a copy that did arrive.
     ///
     /// # Errors
-    /// [`Kind::Invalid`] before any request when a limit is broken; API errors (81013
-    /// when every recipient is invalid).
+    /// [`Kind::Invalid`] before any request when a limit is broken or the message names
+    /// another agent than the client's; API errors (81013 when every recipient is
+    /// invalid).
     pub async fn send(&self, message: &AppMessage) -> Result<SendResult, Error> {
         const PATH: &str = "/cgi-bin/message/send";
         message.validate().map_err(|e| invalid(&e, PATH))?;
-        if message.enable_duplicate_check {
-            return self.client.post_idempotent(PATH, message).await;
-        }
-        match self.client.post(PATH, message).await {
-            Err(err) if err.is_retryable() && !err.is_rate_limited() => {
-                let checked = message
-                    .clone()
-                    .duplicate_check(message.duplicate_check_interval.unwrap_or(1800));
-                self.client.post_idempotent(PATH, &checked).await
+        // The client's agent is the default; another app's agent is refused (this
+        // app's token cannot send for it).
+        let mut message = message.clone();
+        match self.client.agent_id() {
+            Some(agent) if message.agent_id == 0 => message.agent_id = agent,
+            Some(agent) if message.agent_id != agent => {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    None,
+                    format!(
+                        "agentid {} is not this client's app (agent {agent})",
+                        message.agent_id
+                    ),
+                    PATH,
+                ));
             }
-            other => other,
+            _ => {}
         }
+        // The first attempt goes as given; repeats carry `enable_duplicate_check`.
+        let checked = message
+            .clone()
+            .duplicate_check(message.duplicate_check_interval.unwrap_or(1800));
+        self.client
+            .call(
+                reqwest::Method::POST,
+                PATH,
+                &[],
+                Some(&message),
+                Repeat::With(&checked),
+            )
+            .await
     }
 
     /// Recalls a message sent in the last 24 hours.

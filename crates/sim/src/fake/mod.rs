@@ -222,6 +222,12 @@ impl FakeWeCom {
             .collect()
     }
 
+    /// Requests whose connection a [`Fault::DropConnections`] closed unanswered (they
+    /// are not among the [`calls`](Self::calls)).
+    pub fn dropped_connections(&self) -> u64 {
+        self.shared.lock().dropped
+    }
+
     /// Every message accepted for delivery, in order.
     pub fn sent_messages(&self) -> Vec<SentMessage> {
         self.shared.lock().sent.clone()

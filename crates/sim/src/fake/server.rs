@@ -46,7 +46,9 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, addr: Sock
                     async move {
                         let (drop, latency) = {
                             let mut state = shared.lock();
-                            (state.faults.take_drop(), state.faults.latency)
+                            let drop = state.faults.take_drop();
+                            state.dropped += u64::from(drop);
+                            (drop, state.faults.latency)
                         };
                         if drop {
                             // An error from the service closes the connection unanswered.

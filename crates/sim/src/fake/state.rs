@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub(crate) calls: Vec<Call>,
     pub(crate) sent: Vec<SentMessage>,
     pub(crate) faults: Faults,
+    /// Requests whose connection a fault closed unanswered.
+    pub(crate) dropped: u64,
     pub(crate) media: HashMap<String, Media>,
     /// Robot sends per key in the last minute.
     pub(crate) robot_sends: HashMap<String, VecDeque<SystemTime>>,
@@ -84,6 +86,7 @@ impl State {
             calls: Vec::new(),
             sent: Vec::new(),
             faults: Faults::default(),
+            dropped: 0,
             media: HashMap::new(),
             robot_sends: HashMap::new(),
             contact_ways: HashMap::new(),

@@ -1,0 +1,179 @@
+//! [`ClientBuilder`]: every setting of a [`Client`], checked once by `build`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::{Client, DEFAULT_BASE_URL, Inner};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Kind, redact};
+use crate::retry::RetryPolicy;
+use crate::token::{MemoryTokenStore, TokenProvider, TokenStore, cache_key};
+use crate::tokens::{TokenSettings, Tokens};
+
+/// Builds a [`Client`]; the first bad value is reported by [`build`](Self::build).
+#[must_use]
+#[derive(Default)]
+pub struct ClientBuilder {
+    corp_id: Option<String>,
+    secret: Option<String>,
+    agent_id: Option<u64>,
+    base_url: Option<String>,
+    http: Option<reqwest::Client>,
+    store: Option<Arc<dyn TokenStore>>,
+    refresh_share: Option<f64>,
+    breaker_cooldown: Option<Duration>,
+    lease_ttl: Option<Duration>,
+    clock: Option<Arc<dyn Clock>>,
+    retry: Option<RetryPolicy>,
+    provider: Option<Arc<dyn TokenProvider>>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("corp_id", &self.corp_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("agent_id", &self.agent_id)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The CorpID (`ww…`).
+    pub fn corp_id(mut self, corp_id: impl Into<String>) -> Self {
+        self.corp_id = Some(corp_id.into());
+        self
+    }
+
+    /// The app's secret.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// The app's AgentId: the agent of app messages that name none, and a guard
+    /// against sending for another app's agent with this app's token.
+    pub fn agent_id(mut self, agent_id: u64) -> Self {
+        self.agent_id = Some(agent_id);
+        self
+    }
+
+    /// Another API host (tests, the simulator, a proxy). Default: WeCom's.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// A configured HTTP client (timeouts, proxy).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Where tokens are cached (default: this process's memory).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Renew the token when this share of its lifetime has passed (default 0.85).
+    pub fn refresh_ahead(mut self, share: f64) -> Self {
+        self.refresh_share = Some(share);
+        self
+    }
+
+    /// How long token fetching pauses after three failures in a row (default 30 s).
+    pub fn breaker_cooldown(mut self, cooldown: Duration) -> Self {
+        self.breaker_cooldown = Some(cooldown);
+        self
+    }
+
+    /// How long an instance may hold the right to fetch the shared token (default 5 s);
+    /// if it dies, the others fetch after this.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = Some(ttl);
+        self
+    }
+
+    /// Reads time from `clock` for token expiry (tests use a `ManualClock`).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How calls are retried (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Takes tokens from a central token service instead of `gettoken`; the secret is
+    /// then optional.
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Kind::Config`]: a missing corp id or secret, a refresh share outside (0, 1], a
+    /// base URL that is not an http(s) URL, or an HTTP client that cannot be built.
+    pub fn build(self) -> Result<Client, Error> {
+        let config = |msg: &str| Error::new(Kind::Config, None, msg, "");
+        let corp_id = self
+            .corp_id
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| config("corp_id is required"))?;
+        let secret = match (self.secret.filter(|s| !s.is_empty()), &self.provider) {
+            (Some(secret), _) => secret,
+            (None, Some(_)) => String::new(),
+            (None, None) => return Err(config("secret is required (or a token provider)")),
+        };
+        let refresh_share = self.refresh_share.unwrap_or(0.85);
+        if !(refresh_share > 0.0 && refresh_share <= 1.0) {
+            return Err(config("refresh_ahead must be in (0, 1]"));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| config(&redact(&e.to_string())))?,
+        };
+        let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        match reqwest::Url::parse(&base_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+            Ok(_) => return Err(config("base_url must be an http:// or https:// URL")),
+            Err(e) => return Err(config(&format!("base_url {base_url:?} is not a URL: {e}"))),
+        }
+        let key = if secret.is_empty() {
+            format!("wecom:token:{corp_id}:provider")
+        } else {
+            cache_key(&corp_id, &secret)
+        };
+        let tokens = Tokens::new(TokenSettings {
+            key,
+            store: self
+                .store
+                .unwrap_or_else(|| Arc::new(MemoryTokenStore::default())),
+            refresh_share,
+            breaker_cooldown: self.breaker_cooldown.unwrap_or(Duration::from_secs(30)),
+            lease_ttl: self.lease_ttl.unwrap_or(Duration::from_secs(5)),
+            provider: self.provider,
+        });
+        Ok(Client(Arc::new(Inner {
+            corp_id,
+            secret,
+            agent_id: self.agent_id,
+            base_url,
+            http,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            retry: self.retry.unwrap_or_default(),
+            tokens,
+        })))
+    }
+}
