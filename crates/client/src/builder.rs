@@ -66,7 +66,9 @@ impl ClientBuilder {
         self
     }
 
-    /// A configured HTTP client (timeouts, proxy).
+    /// A configured HTTP client (timeouts, proxy). Build it with a TLS backend: this
+    /// crate enables reqwest's rustls without a default crypto provider (see the
+    /// README's feature table); the default client uses rustls with `ring`.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -138,10 +140,7 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|e| config(&redact(&e.to_string())))?,
+            None => default_http().map_err(|e| config(&e))?,
         };
         let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         let base_url = base_url.trim_end_matches('/').to_owned();
@@ -176,4 +175,47 @@ impl ClientBuilder {
             tokens,
         })))
     }
+}
+
+/// The HTTP client a [`Client`] or a [`WebhookClient`](crate::WebhookClient) uses when
+/// given none: rustls with the `ring` provider and the platform's certificate
+/// verifier, HTTP/1.1 keep-alive, a 10 s timeout per request.
+///
+/// # Errors
+/// The platform's verifier could not be set up (no system certificates).
+pub(crate) fn default_http() -> Result<reqwest::Client, String> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(rustls::ConfigBuilder::with_platform_verifier)
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| redact(&e.to_string()))
+}
+
+/// [`default_http`], or — when the platform has no usable certificates — a client whose
+/// HTTPS requests fail with a transport error (never a panic) while plain-HTTP hosts
+/// (the simulator) work.
+pub(crate) fn fallback_http() -> reqwest::Client {
+    default_http().unwrap_or_else(|_| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|b| {
+                b.with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            });
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(10));
+        // `ring` supports the safe default versions: the config always builds.
+        if let Ok(tls) = builder {
+            http = http.tls_backend_preconfigured(tls);
+        }
+        http.build().unwrap_or_default()
+    })
 }

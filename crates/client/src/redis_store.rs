@@ -7,7 +7,7 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
 use crate::error::{Error, Kind};
-use crate::token::{AccessToken, CachedToken, TokenStore, now_ms};
+use crate::token::{AccessToken, CachedToken, TokenStore};
 
 /// Deletes the token only if it is still the failed one.
 const INVALIDATE_IF: &str = r"
@@ -129,9 +129,11 @@ impl TokenStore for RedisTokenStore {
     }
 
     async fn put(&self, key: &str, token: CachedToken) -> Result<(), Error> {
-        let ttl_ms = u64::try_from(token.expires_at_ms - now_ms())
-            .unwrap_or(0)
-            .max(1);
+        let ttl_ms = u64::try_from(
+            token.expires_at_ms - crate::clock::unix_ms(std::time::SystemTime::now()),
+        )
+        .unwrap_or(0)
+        .max(1);
         let stored = Stored {
             token: token.token.expose().to_owned(),
             expires_at_ms: token.expires_at_ms,

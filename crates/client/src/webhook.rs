@@ -44,7 +44,7 @@ impl WebhookClient {
         Self {
             key: key.into().into(),
             base_url: crate::DEFAULT_BASE_URL.to_owned(),
-            http: reqwest::Client::new(),
+            http: crate::builder::fallback_http(),
             clock: Arc::new(SystemClock),
             sent: Arc::new(Mutex::new(VecDeque::new())),
         }

@@ -341,6 +341,8 @@ fn serve_reports_its_address_and_answers() {
             .enable_all()
             .build()
             .expect("runtime");
+        // reqwest is built without a default crypto provider (the workspace uses ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         rt.block_on(async {
             let v: serde_json::Value = reqwest::get(format!(
                 "{addr}/cgi-bin/gettoken?corpid=wwcli&corpsecret=s1"

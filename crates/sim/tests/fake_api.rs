@@ -40,6 +40,8 @@ impl Api {
             )
             .group_chat("wrChat2", "新客户群", "lisi", &["lisi", "wmCustomer2"]);
         let fake = FakeWeCom::start(config).await.expect("starts");
+        // reqwest is built without a default crypto provider (the workspace uses ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let api = Self {
             fake,
