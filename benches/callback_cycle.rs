@@ -2,7 +2,7 @@
 //! render, reply XML, encrypt and sign — on the 258-byte message of issue 5, next to the
 //! crypto alone (decrypt_message + encrypt_reply of the same bytes).
 //!
-//! Run with: `cargo bench --bench callback_cycle`
+//! Run with: `cargo bench -p wecom-sdk-benches --bench callback_cycle`
 
 #![allow(
     clippy::expect_used,
@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
     // The shop's rules file plus generated rules: 1 000 in all.
     let shop = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/rules/shop.toml"
+        "/../examples/rules/shop.toml"
     ))
     .expect("shop rules");
     let shop_len = RuleSet::from_toml_str(&shop).expect("valid").len();

@@ -3,7 +3,7 @@
 //! this path). Measured inside a current-thread runtime's `block_on`, whose own cost is
 //! included (an upper bound).
 //!
-//! Run with: `cargo bench --bench client --features client`
+//! Run with: `cargo bench -p wecom-sdk-benches --bench client`
 
 #![allow(
     clippy::expect_used,

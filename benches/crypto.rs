@@ -2,7 +2,7 @@
 //! message, each next to its raw floor (SHA1 + base64 + AES-256-CBC over the same bytes,
 //! no framing, no XML, reused buffers).
 //!
-//! Run with: `cargo bench --bench crypto`
+//! Run with: `cargo bench -p wecom-sdk-benches --bench crypto`
 
 #![allow(
     clippy::expect_used,

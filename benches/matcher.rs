@@ -2,7 +2,7 @@
 //! 10 000 and 100 000 rules, next to a naive baseline that tests each rule in turn (as
 //! peer SDKs do), and compiling 10 000 rules.
 //!
-//! Run with: `cargo bench --bench matcher`
+//! Run with: `cargo bench -p wecom-sdk-benches --bench matcher`
 
 #![allow(
     clippy::expect_used,

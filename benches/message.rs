@@ -2,7 +2,7 @@
 //! event, and writing a passive reply, next to a naive baseline (a full quick-xml serde
 //! deserialization into a flat struct, as peer SDKs do).
 //!
-//! Run with: `cargo bench --bench message`
+//! Run with: `cargo bench -p wecom-sdk-benches --bench message`
 
 #![allow(
     clippy::expect_used,

@@ -8,7 +8,7 @@
     reason = "tests"
 )]
 
-use wecom_sdk_matcher::*;
+use wecom_sdk::matcher::*;
 
 const SHOP: &str = include_str!("../examples/rules/shop.toml");
 const SCHOOL: &str = include_str!("../examples/rules/school.toml");
