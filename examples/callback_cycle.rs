@@ -107,7 +107,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .as_deref()
                         .map_or("fallback".to_owned(), |k| format!("keyword {k:?}"))
                 );
-                println!("   reply      {}", hit.text().unwrap_or_default());
+                match wecom_sdk::passive_reply(hit) {
+                    Some(reply) => println!("   reply      {} {reply:?}", reply.msg_type()),
+                    None => println!("   reply      none passive (files go through the API)"),
+                }
                 for action in &hit.actions {
                     println!("   action     {action:?}");
                 }

@@ -57,3 +57,8 @@ pub use wecom_sdk_matcher as matcher;
 #[cfg(feature = "client")]
 #[doc(inline)]
 pub use wecom_sdk_client as client;
+
+#[cfg(all(feature = "matcher", feature = "message"))]
+mod reply;
+#[cfg(all(feature = "matcher", feature = "message"))]
+pub use reply::passive_reply;

@@ -4,7 +4,6 @@
 use wecom_sdk::crypto::CallbackCrypto;
 use wecom_sdk::matcher::{Engine, Hit, Incoming};
 use wecom_sdk::message::callback::Message;
-use wecom_sdk::message::reply::Reply;
 
 /// Everything one callback went through.
 #[derive(Debug)]
@@ -49,13 +48,10 @@ impl AutoReply {
                 .at_unix(message.header.create_time);
             self.engine.find(&incoming)
         });
-        let reply_xml = hit.as_ref().and_then(Hit::text).map(|text| {
-            Reply::text(text).to_xml(
-                &message.header.from,
-                &message.header.to,
-                message.header.create_time,
-            )
-        });
+        let reply_xml = hit
+            .as_ref()
+            .and_then(wecom_sdk::passive_reply)
+            .map(|reply| message.reply_xml(&reply, message.header.create_time));
         let envelope = reply_xml
             .as_deref()
             .map(|xml| self.crypto.encrypt_reply(xml, timestamp, nonce))

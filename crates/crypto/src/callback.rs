@@ -86,16 +86,40 @@ impl CallbackCrypto {
     ///
     /// # Errors
     /// [`CryptoError::IllegalAesKey`] (-40004) when the key is not 43 letters and digits
-    /// decoding to 32 bytes.
+    /// decoding to 32 bytes (whitespace around it is named as such);
+    /// [`CryptoError::IllegalSetting`] (-40004) when the Token is not 3–32 letters and
+    /// digits, as WeCom's admin console requires, or the receive id has whitespace.
     pub fn new(
         token: impl Into<String>,
         encoding_aes_key: &str,
         receive_id: impl Into<String>,
     ) -> Result<Self, CryptoError> {
+        let token = Zeroizing::new(token.into());
+        let illegal = |setting, reason: String| CryptoError::IllegalSetting { setting, reason };
+        let len = token.chars().count();
+        if !(3..=32).contains(&len) {
+            return Err(illegal(
+                "Token",
+                format!("it has {len} characters; WeCom's Token has 3 to 32"),
+            ));
+        }
+        if let Some(pos) = token.chars().position(|c| !c.is_ascii_alphanumeric()) {
+            return Err(illegal(
+                "Token",
+                format!("character {} is not a letter or digit", pos + 1),
+            ));
+        }
+        let receive_id = receive_id.into();
+        if let Some(pos) = receive_id.chars().position(char::is_whitespace) {
+            return Err(illegal(
+                "receive id",
+                format!("character {} is whitespace", pos + 1),
+            ));
+        }
         Ok(Self {
-            token: Zeroizing::new(token.into()),
+            token,
             key: AesKey::from_encoding_aes_key(encoding_aes_key)?,
-            receive_id: receive_id.into(),
+            receive_id,
             policy: ReceiveIdPolicy::Exact,
             replay_window_secs: None,
             clock: Arc::new(SystemClock),

@@ -44,6 +44,16 @@ pub enum CryptoError {
         /// What was wrong (never the key itself).
         reason: String,
     },
+    /// The Token (3–32 letters and digits, as WeCom's admin console requires) or the
+    /// receive id (no whitespace) is malformed. Reported at construction, under the one
+    /// official code for a bad callback setting (-40004).
+    #[error("illegal {setting}: {reason}")]
+    IllegalSetting {
+        /// `"Token"` or `"receive id"`.
+        setting: &'static str,
+        /// What was wrong (never the value itself).
+        reason: String,
+    },
     /// The receive id inside the message (CorpID, SuiteID, or empty for AI bots) is not the
     /// configured one (-40005).
     #[error("receive id mismatch: expected {expected:?}, message carries {actual:?}")]
@@ -106,7 +116,7 @@ impl CryptoError {
         match self {
             Self::InvalidSignature | Self::StaleTimestamp { .. } => -40001,
             Self::ParseXml { .. } | Self::ParseJson { .. } => -40002,
-            Self::IllegalAesKey { .. } => -40004,
+            Self::IllegalAesKey { .. } | Self::IllegalSetting { .. } => -40004,
             Self::ReceiveIdMismatch { .. } => -40005,
             Self::EncryptAes { .. } => -40006,
             Self::DecryptAes { .. } => -40007,
@@ -148,6 +158,9 @@ impl CryptoError {
             }
             Self::IllegalAesKey { .. } => {
                 "copy the EncodingAESKey again from the app's callback page: exactly 43 letters and digits"
+            }
+            Self::IllegalSetting { .. } => {
+                "copy the Token (3–32 letters and digits) and the CorpID again from the app's callback page, without spaces"
             }
             Self::ReceiveIdMismatch { .. } => {
                 "use the CorpID for self-built apps, the SuiteID for third-party suites, or an empty receive id (policy Skip) for AI bots"

@@ -36,6 +36,11 @@ impl AesKey {
     pub(crate) fn from_encoding_aes_key(encoding_aes_key: &str) -> Result<Self, CryptoError> {
         let illegal = |reason: String| CryptoError::IllegalAesKey { reason };
         let chars = encoding_aes_key.chars().count();
+        if encoding_aes_key.trim().len() != encoding_aes_key.len() {
+            return Err(illegal(format!(
+                "it has whitespace around it ({chars} characters); remove it, the key is exactly {ENCODING_AES_KEY_LEN} letters and digits"
+            )));
+        }
         if chars != ENCODING_AES_KEY_LEN {
             return Err(illegal(format!(
                 "it must be {ENCODING_AES_KEY_LEN} characters long, got {chars}"

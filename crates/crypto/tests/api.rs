@@ -137,3 +137,40 @@ fn public_types_are_send_sync() {
     assert_send_sync::<CallbackCrypto>();
     assert_send_sync::<CryptoError>();
 }
+
+#[test]
+fn settings_are_checked_as_wecom_checks_them() {
+    const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+    let setting = |token: &str, key: &str, receive_id: &str| {
+        CallbackCrypto::new(token, key, receive_id)
+            .map(|_| ())
+            .map_err(|e| (e.code(), e.to_string()))
+    };
+    assert_eq!(setting("QDG6eK", KEY, "wx5823bf96d3bd56c7"), Ok(()));
+    assert_eq!(
+        setting("ab", KEY, "ww1"),
+        Err((
+            -40004,
+            "illegal Token: it has 2 characters; WeCom's Token has 3 to 32".to_owned()
+        ))
+    );
+    assert!(setting(&"a".repeat(33), KEY, "ww1").is_err());
+    assert_eq!(
+        setting("tok en", KEY, "ww1"),
+        Err((
+            -40004,
+            "illegal Token: character 4 is not a letter or digit".to_owned()
+        ))
+    );
+    assert_eq!(
+        setting("QDG6eK", KEY, "ww1 "),
+        Err((
+            -40004,
+            "illegal receive id: character 4 is whitespace".to_owned()
+        ))
+    );
+    let (code, message) = setting("QDG6eK", &format!(" {KEY}\n"), "ww1").unwrap_err();
+    assert_eq!(code, -40004);
+    assert!(message.contains("whitespace around it"), "{message}");
+    assert!(!message.contains(KEY), "never the key itself");
+}

@@ -1,5 +1,6 @@
 //! What matching returns: the winning rule and its rendered reply, or the explanation.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::rule::{Action, Part};
@@ -36,17 +37,26 @@ impl Hit {
         &self.rule_id
     }
 
-    /// The text parts joined by blank lines; `None` when the reply has no text.
-    pub fn text(&self) -> Option<String> {
-        let texts: Vec<&str> = self
-            .parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Text(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect();
-        (!texts.is_empty()).then(|| texts.join("\n\n"))
+    /// The text parts joined by blank lines (borrowed when there is one); `None` when
+    /// the reply has no text — a news-only or file-only reply is sent by its
+    /// [`parts`](Self::parts), never as an empty text.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        let mut texts = self.parts.iter().filter_map(|p| match p {
+            Part::Text(t) => Some(t.as_str()),
+            _ => None,
+        });
+        let first = texts.next()?;
+        match texts.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut joined = format!("{first}\n\n{second}");
+                for t in texts {
+                    joined.push_str("\n\n");
+                    joined.push_str(t);
+                }
+                Some(Cow::Owned(joined))
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! AI bot (智能机器人) JSON: the messages its callbacks carry (after decryption) and the
 //! replies it answers with (before encryption).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -237,10 +239,12 @@ impl AiBotMessage {
     }
 
     /// The user's words: text, transcribed voice, or the text items of a mixed message.
-    pub fn text(&self) -> Option<String> {
+    pub fn text(&self) -> Option<Cow<'_, str>> {
         match &self.body {
-            AiBotBody::Text { content } | AiBotBody::Voice { content } => Some(content.clone()),
-            AiBotBody::Mixed { items } => Some(
+            AiBotBody::Text { content } | AiBotBody::Voice { content } => {
+                Some(Cow::Borrowed(content))
+            }
+            AiBotBody::Mixed { items } => Some(Cow::Owned(
                 items
                     .iter()
                     .filter_map(|i| match i {
@@ -249,7 +253,7 @@ impl AiBotMessage {
                     })
                     .collect::<Vec<_>>()
                     .join("\n"),
-            ),
+            )),
             _ => None,
         }
     }

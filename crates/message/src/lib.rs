@@ -19,7 +19,7 @@
 //! use wecom_sdk_message::reply::Reply;
 //!
 //! let msg = Message::from_xml("<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[几点下班？]]></Content><MsgId>7300000000000000001</MsgId><AgentID>1000002</AgentID></xml>")?;
-//! assert_eq!(msg.text(), Some("几点下班？"));
+//! assert_eq!(msg.text().as_deref(), Some("几点下班？"));
 //!
 //! let reply = Reply::text("我们 18:00 下班 😊");
 //! reply.validate()?;

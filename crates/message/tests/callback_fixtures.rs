@@ -47,7 +47,7 @@ fn messages() {
             content: "你好，明天几点开会？".into()
         }
     );
-    assert_eq!(m.text(), Some("你好，明天几点开会？"));
+    assert_eq!(m.text().as_deref(), Some("你好，明天几点开会？"));
     assert_eq!(m.dedup_key(), "msg:7300000000000000001");
 
     let m = fixture!("image");
@@ -59,7 +59,7 @@ fn messages() {
         }
     );
     assert_eq!(m.header.msg_id, Some(7_300_000_000_000_000_002));
-    assert_eq!(m.text(), None);
+    assert_eq!(m.text().as_deref(), None);
 
     let m = fixture!("voice");
     assert_eq!(
@@ -132,7 +132,8 @@ fn simple_events() {
             key: "SHOP_HOURS".into()
         }
     );
-    assert_eq!(m.text(), Some("SHOP_HOURS"));
+    assert_eq!(m.text(), None, "a menu click is an event, not text");
+    assert_eq!(m.menu_key(), Some("SHOP_HOURS"));
     let m = fixture!("event_view");
     assert_eq!(
         event(&m),
@@ -627,12 +628,12 @@ fn official_vector_plaintexts_parse() {
     // The plaintexts of the crypto vectors (testdata/crypto) are real WeCom documents.
     let m = Message::from_xml("<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n<FromUserName><![CDATA[mycreate]]></FromUserName>\n<CreateTime>1409659813</CreateTime>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[hello]]></Content>\n<MsgId>4561255354251345929</MsgId>\n<AgentID>218</AgentID>\n</xml>").unwrap();
     assert_eq!(
-        (m.text(), m.header.msg_id, m.header.agent_id),
+        (m.text().as_deref(), m.header.msg_id, m.header.agent_id),
         (Some("hello"), Some(4_561_255_354_251_345_929), Some(218))
     );
     let m = Message::from_xml("<xml><ToUserName>ww1436e0e65a779aee</ToUserName><FromUserName>ChenJiaShun</FromUserName><CreateTime>1476422779</CreateTime><MsgType>text</MsgType><Content>你好</Content><MsgId>1456453720</MsgId><AgentID>1000002</AgentID></xml>").unwrap();
     assert_eq!(
-        (m.text(), m.header.from.as_str()),
+        (m.text().as_deref(), m.header.from.as_str()),
         (Some("你好"), "ChenJiaShun")
     );
 }

@@ -145,7 +145,7 @@ fn reply_limits() {
 #[test]
 fn control_characters_are_dropped_not_emitted() {
     let xml = Reply::text("a\u{0}b\u{7}c\td\ne").to_xml("u", "c", 1);
-    assert_eq!(read_back(&xml).text(), Some("abc\td\ne"));
+    assert_eq!(read_back(&xml).text().as_deref(), Some("abc\td\ne"));
 }
 
 #[test]
@@ -374,7 +374,8 @@ proptest! {
     fn text_reply_round_trips_any_unicode(text in "\\PC{0,200}", user in "[a-zA-Z0-9_]{1,20}") {
         let xml = Reply::text(text.clone()).to_xml(&user, "ww1436e0e65a779aee", 1_700_000_000);
         let back = Message::from_xml(&xml).expect("parses");
-        prop_assert_eq!(back.text(), Some(text.as_str()));
+        let back_text = back.text();
+        prop_assert_eq!(back_text.as_deref(), Some(text.as_str()));
         prop_assert_eq!(back.header.to, user);
     }
 
@@ -383,7 +384,8 @@ proptest! {
         let text = parts.concat();
         let xml = Reply::text(text.clone()).to_xml("u", "c", 1);
         let back = Message::from_xml(&xml).expect("parses");
-        prop_assert_eq!(back.text(), Some(text.as_str()));
+        let back_text = back.text();
+        prop_assert_eq!(back_text.as_deref(), Some(text.as_str()));
     }
 
     #[test]
@@ -399,4 +401,16 @@ proptest! {
             prop_assert!(parts.iter().all(|p| !p.is_empty()));
         }
     }
+}
+
+#[test]
+fn a_reply_for_a_message_goes_back_to_its_sender() {
+    let incoming = wecom_sdk_message::callback::Message::from_xml(
+        "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[在吗]]></Content><MsgId>1</MsgId><AgentID>1000002</AgentID></xml>",
+    )
+    .unwrap();
+    let xml = incoming.reply_xml(&Reply::text("在的"), 1_700_000_001);
+    assert!(xml.starts_with(
+        "<xml><ToUserName><![CDATA[zhangsan]]></ToUserName><FromUserName><![CDATA[ww1436e0e65a779aee]]></FromUserName><CreateTime>1700000001</CreateTime>"
+    ), "{xml}");
 }

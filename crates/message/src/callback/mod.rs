@@ -8,6 +8,8 @@ mod contact;
 mod event;
 mod external;
 
+use std::borrow::Cow;
+
 pub use contact::{ContactChange, ExtAttr, ExtAttrValue, PartyChange, TagChange, UserChange};
 pub use event::{BatchJobType, Event, MenuPictures, ScanCode, SelectedItem};
 pub use external::{
@@ -125,7 +127,7 @@ impl Message {
     /// use wecom_sdk_message::callback::{Body, Message};
     /// let msg = Message::from_xml("<xml><ToUserName><![CDATA[ww1]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[营业时间？]]></Content><MsgId>7300000000000000001</MsgId><AgentID>1000002</AgentID></xml>")?;
     /// assert_eq!(msg.header.from, "zhangsan");
-    /// assert_eq!(msg.text(), Some("营业时间？"));
+    /// assert_eq!(msg.text().as_deref(), Some("营业时间？"));
     /// assert_eq!(msg.dedup_key(), "msg:7300000000000000001");
     /// assert!(matches!(msg.body, Body::Text { .. }));
     /// # Ok::<(), wecom_sdk_message::ParseError>(())
@@ -190,11 +192,28 @@ impl Message {
         key
     }
 
-    /// The customer's words: the content of a text message, or the menu key of a `click`
-    /// event, so a rule matcher can treat every message alike. `None` otherwise.
-    pub fn text(&self) -> Option<&str> {
+    /// The customer's words: the content of a text message; `None` for every other
+    /// message and for events (a menu click is an event, see
+    /// [`menu_key`](Self::menu_key)). The same kind of value as the AI bot's
+    /// [`text`](crate::aibot::AiBotMessage::text) and a rule hit's text.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
         match &self.body {
-            Body::Text { content } => Some(content),
+            Body::Text { content } => Some(Cow::Borrowed(content)),
+            _ => None,
+        }
+    }
+
+    /// `reply` as the passive-reply XML for this message: addressed back to its sender
+    /// from the app that received it (nobody swaps `ToUserName` and `FromUserName` by
+    /// hand), dated `create_time` (Unix seconds). Encrypt it with
+    /// `CallbackCrypto::encrypt_reply`.
+    pub fn reply_xml(&self, reply: &crate::reply::Reply, create_time: i64) -> String {
+        reply.to_xml(&self.header.from, &self.header.to, create_time)
+    }
+
+    /// The `EventKey` of a menu `click` event (rules match menu buttons by it).
+    pub fn menu_key(&self) -> Option<&str> {
+        match &self.body {
             Body::Event(Event::Click { key }) => Some(key),
             _ => None,
         }
