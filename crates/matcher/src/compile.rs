@@ -1,7 +1,7 @@
 //! Compiling and validating rules into a [`RuleSet`]: the [`RuleSetBuilder`], every
 //! check that names the rule and the field, and the advice given as warnings.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::tz::TimeZone;
 use regex::Regex;
@@ -20,6 +20,8 @@ use crate::template::Template;
 pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 /// WeCom's own limit of auto-reply rules in force for one group chat at once.
 pub const DEFAULT_MAX_RULES_PER_CHAT: usize = 3;
+/// The variables every reply may use.
+const BUILT_IN_VARIABLES: [&str; 4] = ["user_id", "nickname", "time", "date"];
 /// News titles longer than this many characters read badly on a phone.
 const NEWS_TITLE_ADVICE_CHARS: usize = 15;
 
@@ -35,6 +37,7 @@ pub struct RuleSetBuilder {
     schedules: BTreeMap<String, Schedule>,
     sensitive_words: Vec<String>,
     block_incoming: bool,
+    variables: BTreeSet<String>,
 }
 
 impl Default for RuleSetBuilder {
@@ -48,6 +51,7 @@ impl Default for RuleSetBuilder {
             schedules: BTreeMap::new(),
             sensitive_words: Vec::new(),
             block_incoming: false,
+            variables: BTreeSet::new(),
         }
     }
 }
@@ -109,14 +113,29 @@ impl RuleSetBuilder {
         self
     }
 
+    /// Declares variables the caller supplies with each message
+    /// ([`Incoming::attr`](crate::Incoming::attr)), so replies may use them; any other
+    /// variable that is not built in or a capture of the rule's regex is an error.
+    pub fn variables<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.variables.extend(names.into_iter().map(Into::into));
+        self
+    }
+
     /// Compiles and validates.
     ///
     /// # Errors
     /// Every problem found, each naming the rule and the field: duplicate ids, rules
     /// without keywords (unless fallback or intent rules), bad regexes, unknown time zones,
     /// bad windows or dates, unknown templates or schedules, invalid reply templates,
-    /// zero-weight variants, zero limits, and more than `max_rules_per_chat` rules in force
-    /// for one chat at one time.
+    /// zero-weight variants, zero limits, a rule with neither a reply nor an action, a
+    /// reply variable that is neither built in (`user_id`, `nickname`, `time`, `date`), a
+    /// capture of the rule's regex, nor declared with [`variables`](Self::variables)
+    /// (intent rules may use any: their entities), and more than `max_rules_per_chat`
+    /// rules in force for one chat at one time. An empty set is a warning.
     pub fn build(self) -> Result<RuleSet, RuleSetError> {
         compile(&self)
     }
@@ -180,7 +199,17 @@ fn compile_parts(parts: &[Part], field: &str) -> Result<Vec<CompiledPart>, (Stri
     parts
         .iter()
         .enumerate()
-        .map(|(i, p)| compile_part(p).map_err(|e| (format!("{field}[{i}]"), e)))
+        .map(|(i, p)| {
+            compile_part(p).map_err(|e| {
+                let n = i + 1;
+                let at = if field.is_empty() {
+                    format!("part {n}")
+                } else {
+                    format!("{field} part {n}")
+                };
+                (at, e)
+            })
+        })
         .collect()
 }
 
@@ -217,7 +246,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         }
     }
     for (name, parts) in &b.templates {
-        if let Err((field, message)) = compile_parts(parts, "parts") {
+        if let Err((field, message)) = compile_parts(parts, "") {
             errors.push(RuleError::new(format!("template '{name}'"), field, message));
         }
     }
@@ -325,7 +354,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                     variants.iter().enumerate().find(|(_, v)| v.weight == 0)
                 {
                     Err((
-                        format!("reply.variants[{v}].weight"),
+                        format!("reply.variant {}.weight", v + 1),
                         "must be above zero".to_owned(),
                     ))
                 } else if explore.is_some_and(|e| !(0.0..=1.0).contains(&e)) {
@@ -338,7 +367,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                         .iter()
                         .enumerate()
                         .map(|(v, var)| {
-                            compile_parts(&var.parts, &format!("reply.variants[{v}].parts")).map(
+                            compile_parts(&var.parts, &format!("reply.variant {}", v + 1)).map(
                                 |parts| VariantReply {
                                     id: var.id.clone(),
                                     weight: var.weight,
@@ -362,6 +391,27 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                 CompiledReply::Parts(Vec::new())
             }
         };
+        if matches!(rule.reply, ReplySpec::None) && rule.actions.is_empty() {
+            fail(
+                "reply",
+                "no reply and no action: add a reply, or an action such as escalate".into(),
+            );
+        }
+        if rule.intent.is_none() {
+            let captures: HashSet<&str> = regexes
+                .iter()
+                .flatten()
+                .flat_map(|re| re.capture_names().flatten())
+                .collect();
+            for (field, name) in unknown_variables(&reply, &captures, &b.variables) {
+                fail(
+                    &field,
+                    format!(
+                        "unknown variable {{{name}}}: not built in (user_id, nickname, time, date), not a capture of this rule's regex, and not declared in `variables`"
+                    ),
+                );
+            }
+        }
         for part in all_parts(rule, &b.templates) {
             if let Part::News { title, .. } = part {
                 let chars = title.chars().count();
@@ -399,6 +449,12 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         });
     }
     warnings.extend(shadowed(&compiled, &by_rank));
+    if compiled.is_empty() {
+        warnings.push(Warning {
+            rule: String::new(),
+            message: "no rules: every message goes unanswered".to_owned(),
+        });
+    }
 
     let mut builder = IndexBuilder::default();
     let mut fallbacks = Vec::new();
@@ -433,6 +489,36 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         tz,
         warnings,
     })
+}
+
+/// Variables of `reply` that nothing supplies: `(field, name)`, fields counted from 1.
+fn unknown_variables<'a>(
+    reply: &'a CompiledReply,
+    captures: &HashSet<&str>,
+    declared: &BTreeSet<String>,
+) -> Vec<(String, &'a str)> {
+    let known = |name: &str| {
+        BUILT_IN_VARIABLES.contains(&name) || captures.contains(name) || declared.contains(name)
+    };
+    let lists: Vec<(String, &[CompiledPart])> = match reply {
+        CompiledReply::Parts(parts) => vec![("reply".to_owned(), parts.as_slice())],
+        CompiledReply::Variants { variants, .. } => variants
+            .iter()
+            .enumerate()
+            .map(|(v, var)| (format!("reply.variant {}", v + 1), var.parts.as_slice()))
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for (field, parts) in lists {
+        for (i, part) in parts.iter().enumerate() {
+            for name in part.templates().flat_map(Template::variables) {
+                if !known(name) {
+                    out.push((format!("{field} part {}", i + 1), name));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Every part a rule may reply with (for advice).

@@ -48,6 +48,27 @@ pub(crate) enum CompiledPart {
     },
 }
 
+impl CompiledPart {
+    /// The templates of this part.
+    pub(crate) fn templates(&self) -> impl Iterator<Item = &Template> {
+        let (a, b, c): (Option<&Template>, Option<&Template>, Option<&Template>) = match self {
+            Self::Text(t) => (Some(t), None, None),
+            Self::Video {
+                title, description, ..
+            } => (title.as_ref(), description.as_ref(), None),
+            Self::News {
+                title,
+                description,
+                url,
+                ..
+            } => (Some(title), description.as_ref(), Some(url)),
+            Self::MiniProgram { title, .. } => (Some(title), None, None),
+            Self::Image { .. } | Self::File { .. } => (None, None, None),
+        };
+        a.into_iter().chain(b).chain(c)
+    }
+}
+
 /// One A/B variant, compiled.
 #[derive(Debug, Clone)]
 pub(crate) struct VariantReply {

@@ -72,7 +72,7 @@ impl RuleError {
 /// Advice that is not an error: the rules compile, but an operator should look.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
-    /// The rule.
+    /// The rule (empty for advice about the whole set).
     pub rule: String,
     /// What to look at.
     pub message: String,
@@ -80,7 +80,11 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rule '{}': {}", self.rule, self.message)
+        if self.rule.is_empty() {
+            write!(f, "rule set: {}", self.message)
+        } else {
+            write!(f, "rule '{}': {}", self.rule, self.message)
+        }
     }
 }
 

@@ -117,7 +117,7 @@ impl<'a> Obj<'a> {
                 .map(|(i, v)| {
                     v.as_str()
                         .map(str::to_owned)
-                        .ok_or_else(|| self.err(&format!("{key}[{i}]"), "must be a string"))
+                        .ok_or_else(|| self.err(&format!("{key} {}", i + 1), "must be a string"))
                 })
                 .collect(),
             Some(_) => Err(self.err(key, "must be a list of strings")),
@@ -169,7 +169,7 @@ fn schedule(o: &Obj<'_>) -> Res<Schedule> {
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            let path = o.field(&format!("windows[{i}]"));
+            let path = o.field(&format!("window {}", i + 1));
             let w = Obj::new(w, o.owner, &path)?;
             w.known(&["days", "start", "end"])?;
             Ok(Window {
@@ -185,7 +185,7 @@ fn schedule(o: &Obj<'_>) -> Res<Schedule> {
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let path = o.field(&format!("{key}[{i}]"));
+                let path = o.field(&format!("{key} {}", i + 1));
                 let r = Obj::new(r, o.owner, &path)?;
                 r.known(&["from", "to"])?;
                 let from = r.required("from")?;
@@ -275,7 +275,7 @@ fn parts(v: &Value, owner: &str, path: &str) -> Res<Vec<Part>> {
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, p)| part(p, owner, &format!("{path}[{i}]")))
+            .map(|(i, p)| part(p, owner, &format!("{path} part {}", i + 1)))
             .collect(),
         other => Ok(vec![part(other, owner, path)?]),
     }
@@ -394,7 +394,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
                 .enumerate()
                 .map(|(i, d)| {
                     d.as_u64().ok_or_else(|| {
-                        s.err(&format!("departments[{i}]"), "must be a department id")
+                        s.err(&format!("department {}", i + 1), "must be a department id")
                     })
                 })
                 .collect::<Res<_>>()?,
@@ -406,7 +406,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
                 .map(|(i, c)| {
                     channel(c).ok_or_else(|| {
                         s.err(
-                            &format!("channels[{i}]"),
+                            &format!("channel {}", i + 1),
                             format!(
                                 "unknown channel {c:?} (app, app_chat, customer_group, kf, ai_bot)"
                             ),
@@ -463,7 +463,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let path = format!("variants[{i}]");
+                    let path = format!("variant {}", i + 1);
                     let vo = Obj::new(v, &owner, &path)?;
                     vo.known(&["id", "weight", "reply"])?;
                     Ok(Variant {
@@ -489,7 +489,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            let path = format!("actions[{i}]");
+            let path = format!("action {}", i + 1);
             let a = Obj::new(a, &owner, &path)?;
             a.known(&["add_tags", "remove_tags", "escalate", "priority"])?;
             if a.get("add_tags").is_some() {
@@ -526,6 +526,7 @@ fn builder(doc: &Value) -> Result<RuleSetBuilder, RuleSetError> {
         "schedules",
         "templates",
         "filter",
+        "variables",
         "rules",
     ])
     .map_err(RuleSetError::Invalid)?;
@@ -545,6 +546,7 @@ fn builder(doc: &Value) -> Result<RuleSetBuilder, RuleSetError> {
         for name in top.strings("bot_name")? {
             b = b.bot_name(name);
         }
+        b = b.variables(top.strings("variables")?);
         if let Some(v) = top.get("schedules") {
             let map = v
                 .as_object()
@@ -657,14 +659,21 @@ impl RuleSet {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        if path
+        let read = if path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
         {
             Self::from_json_str(&text)
         } else {
             Self::from_toml_str(&text)
-        }
+        };
+        // A syntax error names the file it is in.
+        read.map_err(|e| match e {
+            RuleSetError::Syntax(reason) => {
+                RuleSetError::Syntax(format!("{}: {reason}", path.display()))
+            }
+            other => other,
+        })
     }
 }
 

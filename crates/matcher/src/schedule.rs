@@ -25,7 +25,7 @@ fn ranges(list: &[DateRange], field: &str) -> Result<Vec<(Date, Date)>, (String,
             let parse = |s: &str, which: &str| {
                 s.trim().parse::<Date>().map_err(|e| {
                     (
-                        format!("{field}[{i}].{which}"),
+                        format!("{field} {}.{which}", i + 1),
                         format!("invalid date {s:?}: {e}"),
                     )
                 })
@@ -33,7 +33,7 @@ fn ranges(list: &[DateRange], field: &str) -> Result<Vec<(Date, Date)>, (String,
             let (from, to) = (parse(&r.from, "from")?, parse(&r.to, "to")?);
             if to < from {
                 return Err((
-                    format!("{field}[{i}]"),
+                    format!("{field} {}", i + 1),
                     format!("ends ({to}) before it starts ({from})"),
                 ));
             }
@@ -58,19 +58,19 @@ impl CompiledSchedule {
         for (i, w) in schedule.windows.iter().enumerate() {
             if w.days == 0 || w.days > 0x7f {
                 return Err((
-                    format!("schedule.windows[{i}].days"),
+                    format!("schedule.window {}.days", i + 1),
                     "no valid day".to_owned(),
                 ));
             }
             if w.start >= 1440 || w.end > 1440 || w.end == 0 && w.start == 0 {
                 return Err((
-                    format!("schedule.windows[{i}]"),
+                    format!("schedule.window {}", i + 1),
                     "times must be 00:00 to 24:00".to_owned(),
                 ));
             }
             if w.start == w.end {
                 return Err((
-                    format!("schedule.windows[{i}]"),
+                    format!("schedule.window {}", i + 1),
                     "opens and closes at the same time".to_owned(),
                 ));
             }
@@ -235,7 +235,7 @@ mod tests {
             CompiledSchedule::compile(&backwards, "UTC")
                 .err()
                 .map(|e| e.0),
-            Some("schedule.dates[0]".into())
+            Some("schedule.dates 1".into())
         );
     }
 

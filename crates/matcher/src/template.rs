@@ -65,6 +65,14 @@ impl Template {
         Ok(Self { segments })
     }
 
+    /// The variables the template names, in order.
+    pub(crate) fn variables(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Var(v) => Some(v.as_str()),
+            Segment::Lit(_) => None,
+        })
+    }
+
     /// Renders, asking `lookup` for each variable (so values are computed only when a
     /// template uses them); an unknown variable renders as nothing.
     pub(crate) fn render_with<'a>(

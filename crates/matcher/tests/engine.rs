@@ -286,7 +286,11 @@ fn per_user_limits_and_per_chat_cooldowns() {
 
 #[test]
 fn replies_render_variables_and_order_parts() {
-    let e = engine(vec![
+    let rules = |rules: Vec<Rule>| {
+        let set = RuleSet::builder().variables(["city"]).rules(rules);
+        Engine::new(set.build().expect("valid rules"))
+    };
+    let e = rules(vec![
         Rule::new("parcel", "parcel")
             .regex(r"(?P<no>SF\d{10})")
             .reply("{nickname} 您好，{no} 在 {city} 派送中（{date} {time}）"),
@@ -486,8 +490,8 @@ fn validation_names_rule_and_field() {
     );
     assert_eq!(
         problems(vec![
-            Rule::new("a", "a").contains("x"),
-            Rule::new("a", "b").contains("y")
+            Rule::new("a", "a").contains("x").reply("x"),
+            Rule::new("a", "b").contains("y").reply("y")
         ]),
         ["rule 'a': id: duplicate id \"a\""]
     );
@@ -496,10 +500,12 @@ fn validation_names_rule_and_field() {
         ["rule 'empty': keywords: no keywords (add one, or make it a fallback or intent rule)"]
     );
     assert_eq!(
-        problems(vec![Rule::new("blank", "b").contains("\u{200b} ")]),
+        problems(vec![
+            Rule::new("blank", "b").contains("\u{200b} ").reply("x")
+        ]),
         ["rule 'blank': keyword 1: keyword \"\\u{200b} \" is empty after normalization"]
     );
-    let tz = Rule::new("tz", "tz").contains("x").schedule(
+    let tz = Rule::new("tz", "tz").contains("x").reply("x").schedule(
         Schedule::weekly(&[("mon", "09:00", "10:00")])
             .unwrap()
             .in_timezone("Asia/Atlantis"),
@@ -516,19 +522,25 @@ fn validation_names_rule_and_field() {
     );
     assert_eq!(
         problems(vec![Rule::new("t", "t").contains("x").reply("hi {name")]),
-        ["rule 't': reply[0]: unclosed '{' at byte 3"]
+        ["rule 't': reply part 1: unclosed '{' at byte 3"]
     );
     assert_eq!(
-        problems(vec![Rule::new("l", "l").contains("x").limit(0, 60)]),
+        problems(vec![
+            Rule::new("l", "l").contains("x").limit(0, 60).reply("x")
+        ]),
         ["rule 'l': limit: max and window must be above zero"]
     );
     assert_eq!(
-        problems(vec![Rule::new("o", "o").fallback().off_hours()]),
+        problems(vec![Rule::new("o", "o").fallback().off_hours().reply("x")]),
         ["rule 'o': off_hours: an off-hours rule needs a schedule"]
     );
     // Two problems at once: both reported.
     assert_eq!(
-        problems(vec![Rule::new("a", "a"), Rule::new("b", "b").regex("(")]).len(),
+        problems(vec![
+            Rule::new("a", "a").reply("x"),
+            Rule::new("b", "b").regex("(").reply("y")
+        ])
+        .len(),
         2
     );
 }
@@ -629,7 +641,7 @@ fn hot_reload_keeps_old_rules_on_error_and_rolls_back() {
     assert_eq!(fired(&e, "你好").as_deref(), Some("v2"));
     std::fs::write(
         &path,
-        "[[rules]]\nid = \"v3\"\nkeywords = [{ regex = \"(\" }]\n",
+        "[[rules]]\nid = \"v3\"\nkeywords = [{ regex = \"(\" }]\nreply = \"v3\"\n",
     )
     .unwrap();
     let err = e.reload().unwrap_err();

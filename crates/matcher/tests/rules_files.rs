@@ -42,7 +42,7 @@ fn mistakes_name_the_rule_and_the_field() {
             .to_string()
     };
     assert_eq!(
-        err("[[rules]]\nid = \"refund-2024\"\nkeywords = [\"a\", \"b\", { regex = \"(\" }]\n")
+        err("[[rules]]\nid = \"refund-2024\"\nkeywords = [\"a\", \"b\", { regex = \"(\" }]\nreply = \"r\"\n")
             .lines()
             .next()
             .unwrap(),
@@ -64,7 +64,7 @@ fn mistakes_name_the_rule_and_the_field() {
         err(
             "[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nschedule = { windows = [{ days = \"mon\", start = \"25:00\", end = \"26:00\" }] }\n"
         ),
-        "rule 'x': schedule.windows[0].start: invalid time \"25:00\" (use HH:MM, 00:00 to 24:00)"
+        "rule 'x': schedule.window 1.start: invalid time \"25:00\" (use HH:MM, 00:00 to 24:00)"
     );
     assert_eq!(
         err("[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nlimit = { max = 3, per = \"1 week\" }\n"),
@@ -72,10 +72,10 @@ fn mistakes_name_the_rule_and_the_field() {
     );
     assert_eq!(
         err("[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nscope = { channels = [\"sms\"] }\n"),
-        "rule 'x': scope.channels[0]: unknown channel \"sms\" (app, app_chat, customer_group, kf, ai_bot)"
+        "rule 'x': scope.channel 1: unknown channel \"sms\" (app, app_chat, customer_group, kf, ai_bot)"
     );
     assert_eq!(
-        err("[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nschedule = \"work\"\n"),
+        err("[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nschedule = \"work\"\nreply = \"r\"\n"),
         "rule 'x': schedule: unknown schedule \"work\""
     );
     assert_eq!(
@@ -83,7 +83,7 @@ fn mistakes_name_the_rule_and_the_field() {
         "rule set: timezone: unknown time zone \"Mars/Base\": failed to find time zone `Mars/Base` in time zone database"
     );
     assert!(err("[[rules]\nid = 1").starts_with("rules file: TOML parse error"));
-    let both = err("[[rules]]\nid = \"a\"\n[[rules]]\nid = \"b\"\nkeywords = 3\n");
+    let both = err("[[rules]]\nid = \"a\"\nreply = \"r\"\n[[rules]]\nid = \"b\"\nkeywords = 3\n");
     assert!(both.starts_with("2 problems in the rules:\n"), "{both}");
     assert!(
         both.contains("rule 'b': keywords: must be a list")
@@ -113,4 +113,52 @@ fn one_keyword_may_be_a_string() {
         e.find(&Incoming::new("u", "请问几点开门")).is_none(),
         "exact"
     );
+}
+
+/// Rules files that load but cannot work are refused, naming the rule and the field
+/// (positions count from 1); an empty file loads with a warning; a syntax error names
+/// the file.
+#[test]
+fn rules_that_cannot_work_do_not_load_silently() {
+    let err = |toml: &str| {
+        RuleSet::from_toml_str(toml)
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert_eq!(
+        err(
+            "[[rules]]\nid = \"hi\"\nkeywords = \"你好\"\nreply = [\"好\", \"您好 {nick_name}\"]\n"
+        ),
+        "rule 'hi': reply part 2: unknown variable {nick_name}: not built in (user_id, nickname, time, date), not a capture of this rule's regex, and not declared in `variables`"
+    );
+    // Declared variables, captures and built-ins are fine.
+    let ok = RuleSet::from_toml_str(
+        "variables = [\"city\"]\n[[rules]]\nid = \"p\"\nkeywords = [{ regex = '(?P<no>SF\\d{10})' }]\nreply = \"{nickname}：{no} 已到 {city}（{date} {time}）\"\n",
+    )
+    .unwrap();
+    assert!(ok.warnings().is_empty());
+    assert_eq!(
+        err("[[rules]]\nid = \"mute\"\nkeywords = \"退款\"\n"),
+        "rule 'mute': reply: no reply and no action: add a reply, or an action such as escalate"
+    );
+    // An action alone is enough (escalation answers nothing itself).
+    RuleSet::from_toml_str(
+        "[[rules]]\nid = \"esc\"\nkeywords = \"投诉\"\nactions = [{ escalate = \"complaints\" }]\n",
+    )
+    .unwrap();
+    let empty = RuleSet::from_toml_str("").unwrap();
+    assert_eq!(
+        empty.warnings()[0].to_string(),
+        "rule set: no rules: every message goes unanswered"
+    );
+    let dir = std::env::temp_dir().join(format!("wecom-rules-syntax-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("shop.toml");
+    std::fs::write(&path, "[[rules]\nid = 1").unwrap();
+    let syntax = RuleSet::from_path(&path).unwrap_err().to_string();
+    assert!(
+        syntax.starts_with(&format!("rules file: {}: TOML parse error", path.display())),
+        "{syntax}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
