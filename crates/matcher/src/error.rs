@@ -62,11 +62,25 @@ impl RuleError {
         message: impl Into<String>,
     ) -> Self {
         Self {
-            rule: rule.into(),
-            field: field.into(),
-            message: message.into(),
+            rule: quote_short(rule.into(), 120),
+            field: quote_short(field.into(), 120),
+            message: quote_short(message.into(), 600),
         }
     }
+}
+
+/// `text`, cut at `max` bytes (on a character boundary) with `…`: errors quote names and
+/// values from the rules file, and a 10 MB key must not make a 10 MB error.
+fn quote_short(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// Advice that is not an error: the rules compile, but an operator should look.

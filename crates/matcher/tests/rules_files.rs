@@ -162,3 +162,15 @@ fn rules_that_cannot_work_do_not_load_silently() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn errors_about_huge_names_stay_short() {
+    let key = "t".repeat(10 * 1024 * 1024);
+    let err = RuleSet::from_toml_str(&format!(
+        "[[rules]]\nid = \"x\"\nkeywords = \"a\"\n{key} = 1\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.len() < 1_000, "{} bytes", err.len());
+    assert!(err.starts_with("rule 'x': ttt"), "{}", &err[..40]);
+}

@@ -40,15 +40,21 @@ pub enum ParseError {
 
 impl ParseError {
     pub(crate) fn invalid(field: &'static str, value: &str) -> Self {
-        let mut end = value.len().min(64);
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
         Self::InvalidField {
             field,
-            value: value[..end].to_owned(),
+            value: prefix(value, 64).to_owned(),
         }
     }
+}
+
+/// The first `max` bytes of `text` (cut on a character boundary): errors quote input,
+/// and hostile input must not make huge errors.
+pub(crate) fn prefix(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// An outgoing message breaks one of WeCom's limits; found before any network call.

@@ -232,19 +232,32 @@ fn skip_ws(s: &str) -> &str {
     s.trim_start_matches([' ', '\t', '\n'])
 }
 
+/// Error texts quote names and values from the input: past this many bytes they are cut,
+/// so a 10 MB tag name makes a short error, not a 10 MB one.
+const MAX_REASON: usize = 200;
+
+/// `reason`, cut at [`MAX_REASON`] bytes with `…`.
+fn quote_short(reason: String) -> String {
+    if reason.len() > MAX_REASON {
+        format!("{}…", crate::error::prefix(&reason, MAX_REASON))
+    } else {
+        reason
+    }
+}
+
 /// Reads any document with quick-xml.
 fn parse_general(xml: &str) -> Result<Node<'_>, ParseError> {
     let mut reader = Reader::from_str(xml);
     let error = |reader: &Reader<&[u8]>, reason: String| ParseError::Xml {
         position: reader.buffer_position(),
-        reason,
+        reason: quote_short(reason),
     };
     let mut stack: Vec<Node<'_>> = Vec::with_capacity(4);
     let mut root: Option<Node<'_>> = None;
     loop {
         let event = reader.read_event().map_err(|e| ParseError::Xml {
             position: reader.error_position(),
-            reason: e.to_string(),
+            reason: quote_short(e.to_string()),
         })?;
         match event {
             Event::Start(start) => {
@@ -513,6 +526,24 @@ mod tests {
             .filter_map(|i| i.get("M"))
             .collect();
         assert_eq!(ms, ["1", "2"]);
+    }
+
+    #[test]
+    fn errors_quote_a_short_prefix_of_hostile_input() {
+        let name = "T".repeat(10 * 1024 * 1024);
+        for bad in [
+            format!("<xml><{name}>x</{name}x></xml>"),
+            format!("<xml><A>&{name};</A></xml>"),
+        ] {
+            let Err(ParseError::Xml { reason, .. }) = parse(&bad) else {
+                panic!("malformed");
+            };
+            assert!(
+                reason.len() <= MAX_REASON + '…'.len_utf8(),
+                "{} bytes",
+                reason.len()
+            );
+        }
     }
 
     #[test]

@@ -637,3 +637,34 @@ fn official_vector_plaintexts_parse() {
         (Some("你好"), "ChenJiaShun")
     );
 }
+
+/// A callback with a 100 000-picture list keeps a dedup key of bounded size, and two such
+/// callbacks that differ in one picture still get different keys.
+#[test]
+fn dedup_keys_stay_small_for_huge_callbacks() {
+    let huge = |last: &str| {
+        let mut items = String::new();
+        for i in 0..100_000 {
+            std::fmt::Write::write_fmt(
+                &mut items,
+                format_args!("<item><PicMd5Sum>{i:032x}</PicMd5Sum></item>"),
+            )
+            .unwrap();
+        }
+        format!(
+            "<xml><ToUserName>ww1</ToUserName><FromUserName>zhangsan</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>pic_photo_or_album</Event><EventKey>ALBUM</EventKey><SendPicsInfo><Count>100001</Count><PicList>{items}<item><PicMd5Sum>{last}</PicMd5Sum></item></PicList></SendPicsInfo><AgentID>1</AgentID></xml>"
+        )
+    };
+    let a = Message::from_xml(&huge("aaaa")).unwrap().dedup_key();
+    let b = Message::from_xml(&huge("bbbb")).unwrap().dedup_key();
+    assert!(a.len() <= 160, "{} bytes", a.len());
+    assert!(a.starts_with("evt:pic_photo_or_album"), "{a}");
+    assert_ne!(a, b);
+    // Ordinary keys are unchanged.
+    let small = Message::from_xml(
+        "<xml><ToUserName>ww1</ToUserName><FromUserName>zhangsan</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>click</Event><EventKey>HOURS</EventKey><AgentID>1</AgentID></xml>",
+    )
+    .unwrap()
+    .dedup_key();
+    assert!(!small.contains('#'), "{small}");
+}

@@ -189,7 +189,7 @@ impl Message {
         key.push_str(&self.header.from);
         key.push('|');
         key.push_str(&self.header.create_time.to_string());
-        key
+        bounded_key(key)
     }
 
     /// The customer's words: the content of a text message; `None` for every other
@@ -276,6 +276,28 @@ fn body(root: &Node<'_>, msg_type: &str) -> Result<Body, ParseError> {
 
 /// Appends a 64-bit FNV-1a fingerprint of every field of `raw` (stable across builds and
 /// versions, unlike `std`'s hasher), for the dedup key of an unknown callback.
+/// Dedup keys longer than this keep a readable head and a digest of the whole.
+const MAX_DEDUP_KEY: usize = 160;
+
+/// `key` itself, or — past [`MAX_DEDUP_KEY`] bytes (a callback with a huge picture list
+/// or field) — its first 96 bytes and the MD5 of all of it: a store key stays small
+/// whatever a sender puts in, and distinct callbacks still get distinct keys.
+fn bounded_key(key: String) -> String {
+    use md5::{Digest, Md5};
+    if key.len() <= MAX_DEDUP_KEY {
+        return key;
+    }
+    let mut head = 96;
+    while !key.is_char_boundary(head) {
+        head -= 1;
+    }
+    format!(
+        "{}#{}",
+        &key[..head],
+        hex::encode(Md5::digest(key.as_bytes()))
+    )
+}
+
 pub(crate) fn push_fingerprint(key: &mut String, raw: &Element) {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for (name, text) in raw.fields() {
