@@ -31,6 +31,7 @@
 pub mod aibot;
 pub mod callback;
 mod error;
+pub mod kf;
 mod limits;
 pub mod reply;
 pub mod send;

@@ -8,6 +8,7 @@
 )]
 
 use serde_json::{Value, json};
+use wecom_sdk_message::kf::*;
 use wecom_sdk_message::send::*;
 use wecom_sdk_message::{Limit, LimitError};
 

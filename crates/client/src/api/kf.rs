@@ -6,9 +6,8 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use wecom_sdk_message::send::{
-    KfEventMessage, KfMessage, KfSyncedMessage, SyncMsgRequest, SyncMsgResponse,
-};
+use wecom_sdk_message::kf::{KfSyncedMessage, SyncMsgResponse};
+use wecom_sdk_message::send::{KfEventMessage, KfMessage, SyncMsgRequest};
 
 use crate::Client;
 use crate::error::{Error, Kind};

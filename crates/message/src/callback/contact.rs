@@ -1,6 +1,6 @@
 //! `change_contact`: members, departments and tags of the address book.
 
-use super::event::push_ids;
+use super::push_ids;
 use crate::ParseError;
 use crate::xml::{Element, Node};
 

@@ -2,6 +2,7 @@
 
 use super::contact::ContactChange;
 use super::external::{ExternalChatChange, ExternalContactChange, ExternalTagChange};
+use super::push_ids;
 use crate::ParseError;
 use crate::xml::{Element, Node};
 
@@ -376,13 +377,5 @@ impl Event {
             Self::Subscribe | Self::Unsubscribe | Self::EnterAgent | Self::Location { .. } => {}
         }
         push_ids(key, ids);
-    }
-}
-
-/// Appends `|id` for each id.
-pub(super) fn push_ids<'a>(key: &mut String, ids: impl IntoIterator<Item = &'a str>) {
-    for id in ids {
-        key.push('|');
-        key.push_str(id);
     }
 }

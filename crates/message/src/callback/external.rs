@@ -1,7 +1,7 @@
 //! Customer-contact events: `change_external_contact`, `change_external_chat`,
 //! `change_external_tag` (`FromUserName` = `sys`).
 
-use super::event::push_ids;
+use super::push_ids;
 use crate::ParseError;
 use crate::xml::{Element, Node};
 

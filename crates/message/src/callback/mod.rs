@@ -276,6 +276,14 @@ fn body(root: &Node<'_>, msg_type: &str) -> Result<Body, ParseError> {
 
 /// Appends a 64-bit FNV-1a fingerprint of every field of `raw` (stable across builds and
 /// versions, unlike `std`'s hasher), for the dedup key of an unknown callback.
+/// Appends `|id` for each id (the event identities of [`Message::dedup_key`]).
+pub(crate) fn push_ids<'a>(key: &mut String, ids: impl IntoIterator<Item = &'a str>) {
+    for id in ids {
+        key.push('|');
+        key.push_str(id);
+    }
+}
+
 /// Dedup keys longer than this keep a readable head and a digest of the whole.
 const MAX_DEDUP_KEY: usize = 160;
 

@@ -20,8 +20,8 @@ pub use customer::{
     MsgTemplate, TemplateText,
 };
 pub use kf::{
-    KfContent, KfEvent, KfEventMessage, KfLink, KfLocation, KfMedia, KfMessage, KfMiniprogram,
-    KfSyncedBody, KfSyncedMessage, KfText, MenuItem, MsgMenu, SyncMsgRequest, SyncMsgResponse,
+    KfContent, KfEventMessage, KfLink, KfLocation, KfMessage, KfMiniprogram, MenuItem, MsgMenu,
+    SyncMsgRequest,
 };
 pub use template_card::{
     ActionMenu, Button, CardAction, CardImage, CardSource, CardType, Checkbox, HorizontalContent,
