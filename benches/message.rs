@@ -19,7 +19,7 @@ use wecom_sdk::message::reply::{Article, Reply};
 const TEXT: &str = "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好，明天几点开会？请告诉我地址。]]></Content><MsgId>7300000000000000001</MsgId><AgentID>1000002</AgentID></xml>";
 
 const CHANGE_CONTACT: &str =
-    include_str!("../testdata/callback/event_change_contact_create_user.xml");
+    include_str!("../crates/message/tests/data/callback/event_change_contact_create_user.xml");
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("message");

@@ -42,6 +42,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// Getting started: the whole cycle, adding the SDK, debugging a callback, the tests.
+#[doc = include_str!("../docs/getting-started.md")]
+pub mod getting_started {}
+
 #[cfg(feature = "crypto")]
 #[doc(inline)]
 pub use wecom_sdk_crypto as crypto;

@@ -58,6 +58,10 @@ pub use token::{AccessToken, CachedToken, MemoryTokenStore, TokenProvider, Token
 pub use tokens::TokenStats;
 pub use webhook::{ROBOT_MESSAGES_PER_MINUTE, WebhookClient};
 
+/// The guide: access tokens, several instances, retries, logs (`docs/access-token.md` of this crate).
+#[doc = include_str!("../docs/access-token.md")]
+pub mod guide {}
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

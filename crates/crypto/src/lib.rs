@@ -64,6 +64,10 @@ pub use signature::sign;
 /// Length of the random prefix of every encrypted message.
 pub const RANDOM_PREFIX_LEN: usize = envelope::RANDOM_LEN;
 
+/// The guide: configuration, the exchange, error codes, debugging (`docs/callback-crypto.md` of this crate).
+#[doc = include_str!("../docs/callback-crypto.md")]
+pub mod guide {}
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -1,5 +1,5 @@
 //! Every official and documented crypto vector, byte for byte where the vector fixes the
-//! bytes. The corpus lives in `testdata/crypto/` at the workspace root (copied from the
+//! bytes. The corpus lives in `tests/data/` of this crate (copied from the
 //! team's shared test vectors; nothing is read outside the repository at run time).
 
 #![allow(
@@ -11,8 +11,8 @@
 use serde_json::Value;
 use wecom_sdk_crypto::{CallbackCrypto, ReceiveIdPolicy};
 
-const OFFICIAL: &str = include_str!("../../../testdata/crypto/official.json");
-const PROTOCOL: &str = include_str!("../../../testdata/crypto/protocol.json");
+const OFFICIAL: &str = include_str!("data/official.json");
+const PROTOCOL: &str = include_str!("data/protocol.json");
 
 fn vectors(corpus: &str) -> Vec<Value> {
     let parsed: Value = serde_json::from_str(corpus).expect("corpus is JSON");

@@ -9,7 +9,7 @@
 //!
 //! # Overview
 //! - [`Rule`] (builders) and rules files ([`RuleSet::from_toml_str`],
-//!   [`RuleSet::from_json_str`], [`RuleSet::from_path`]; format in `docs/rules.md`).
+//!   [`RuleSet::from_json_str`], [`RuleSet::from_path`]; format in [`guide`]).
 //! - [`RuleSet`]: compiled and validated; errors name the rule and the field; advice as
 //!   [`Warning`]s.
 //! - [`Engine`]: the rules in force (hot [`reload`](Engine::reload),
@@ -86,6 +86,10 @@ pub use rule::{
     Action, Audience, DateRange, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
     TriggerLimit, Variant, Window, parse_days, parse_time,
 };
+
+/// The guide: the rules-file reference (`docs/rules.md` of this crate).
+#[doc = include_str!("../docs/rules.md")]
+pub mod guide {}
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

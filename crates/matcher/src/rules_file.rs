@@ -1,6 +1,6 @@
 //! Rules files (TOML or JSON): read into a [`RuleSetBuilder`] with errors that name the
 //! rule and the field. Unknown fields are errors too, so a typo never silently disables
-//! a setting. The format is documented in `docs/rules.md`.
+//! a setting. The format is documented in [`crate::guide`].
 
 use std::path::Path;
 
@@ -631,7 +631,7 @@ impl RuleSetBuilder {
 }
 
 impl RuleSet {
-    /// Reads a TOML rules file (format: `docs/rules.md`).
+    /// Reads a TOML rules file (format: [`crate::guide`]).
     ///
     /// # Errors
     /// TOML syntax errors, then every rule problem with the rule and the field.

@@ -42,6 +42,10 @@ pub use error::{Limit, LimitError, ParseError};
 pub use split::split_text;
 pub use xml::Element;
 
+/// The guide: what a bot receives and sends (`docs/messages.md` of this crate).
+#[doc = include_str!("../docs/messages.md")]
+pub mod guide {}
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -642,11 +642,11 @@ mod tests {
             "<xml><ToUserName><![CDATA[ww1]]></ToUserName><Content>hi</Content></xml>",
             "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n<FromUserName><![CDATA[mycreate]]></FromUserName>\n<CreateTime>1409659813</CreateTime>\n</xml>",
             "<xml><SendPicsInfo><Count>1</Count>\n<PicList><item><PicMd5Sum><![CDATA[1b5f]]></PicMd5Sum>\n</item>\n</PicList>\n</SendPicsInfo></xml>",
-            include_str!("../../../testdata/callback/event_pic_photo_or_album.xml"),
-            include_str!("../../../testdata/callback/event_change_contact_create_user.xml"),
-            include_str!("../../../testdata/callback/event_template_card_event.xml"),
-            include_str!("../../../testdata/callback/event_change_external_chat_update.xml"),
-            include_str!("../../../testdata/callback/event_location_select.xml"),
+            include_str!("../tests/data/callback/event_pic_photo_or_album.xml"),
+            include_str!("../tests/data/callback/event_change_contact_create_user.xml"),
+            include_str!("../tests/data/callback/event_template_card_event.xml"),
+            include_str!("../tests/data/callback/event_change_external_chat_update.xml"),
+            include_str!("../tests/data/callback/event_location_select.xml"),
         ] {
             let fast = parse_flat(doc).expect("fast path");
             assert!(same(&fast, &parse_general(doc).expect("parses")));

@@ -1,4 +1,4 @@
-//! Every message and event type, parsed from a realistic sample (`testdata/callback/`),
+//! Every message and event type, parsed from a realistic sample (`tests/data/callback/`),
 //! with every field asserted.
 
 #![allow(
@@ -12,12 +12,7 @@ use wecom_sdk_message::callback::*;
 
 macro_rules! fixture {
     ($name:literal) => {
-        Message::from_xml(include_str!(concat!(
-            "../../../testdata/callback/",
-            $name,
-            ".xml"
-        )))
-        .expect($name)
+        Message::from_xml(include_str!(concat!("data/callback/", $name, ".xml"))).expect($name)
     };
 }
 
@@ -546,7 +541,7 @@ fn unknown_types_keep_every_field() {
 
 #[test]
 fn dedup_keys_separate_distinct_events_in_the_same_second() {
-    let base = include_str!("../../../testdata/callback/event_change_external_contact_add.xml");
+    let base = include_str!("data/callback/event_change_external_contact_add.xml");
     let other_customer = base.replace(
         "woAJ2GCAAAXtWyujaWJHDDGi0mACAAAA",
         "woAJ2GCAAAXtWyujaWJHDDGi0mACBBBB",
@@ -566,21 +561,21 @@ fn dedup_keys_separate_distinct_events_in_the_same_second() {
     assert_eq!(Message::from_xml(base).unwrap().dedup_key(), keys[0]);
 
     // Two clicks of different buttons, two kf notifications, two unknown events.
-    let click = include_str!("../../../testdata/callback/event_click.xml");
+    let click = include_str!("data/callback/event_click.xml");
     assert_ne!(
         Message::from_xml(click).unwrap().dedup_key(),
         Message::from_xml(&click.replace("SHOP_HOURS", "ADDRESS"))
             .unwrap()
             .dedup_key()
     );
-    let kf = include_str!("../../../testdata/callback/event_kf_msg_or_event.xml");
+    let kf = include_str!("data/callback/event_kf_msg_or_event.xml");
     assert_ne!(
         Message::from_xml(kf).unwrap().dedup_key(),
         Message::from_xml(&kf.replace("ENCApHxn", "ENCBpHxn"))
             .unwrap()
             .dedup_key()
     );
-    let unknown = include_str!("../../../testdata/callback/unknown_event.xml");
+    let unknown = include_str!("data/callback/unknown_event.xml");
     assert_ne!(
         Message::from_xml(unknown).unwrap().dedup_key(),
         Message::from_xml(&unknown.replace("lv_1", "lv_2"))

@@ -44,6 +44,10 @@ pub use fake::{
 pub use inbound::Inbound;
 pub use sender::{Answer, Attempt, AttemptOutcome, CallbackSender, Delivery, Format};
 
+/// The guide: the simulator (`docs/simulator.md` of this crate).
+#[doc = include_str!("../docs/simulator.md")]
+pub mod guide {}
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
