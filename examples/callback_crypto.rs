@@ -3,7 +3,7 @@
 //!
 //! Run with: `cargo run --example callback_crypto`
 
-use wecom_sdk::crypto::{CallbackCrypto, WithCode};
+use wecom_sdk::crypto::CallbackCrypto;
 
 // The configuration of the official WeCom sample app (doc 91144).
 const TOKEN: &str = "QDG6eK";
@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(_) => println!("4. tampered callback accepted?!"),
         Err(e) => println!(
             "4. tampered callback refused: {}\n   hint: {}",
-            WithCode(&e),
+            e.with_code(),
             e.hint()
         ),
     }

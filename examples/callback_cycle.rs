@@ -8,7 +8,7 @@
 mod cycle;
 
 use cycle::AutoReply;
-use wecom_sdk::crypto::{CallbackCrypto, WithCode};
+use wecom_sdk::crypto::CallbackCrypto;
 use wecom_sdk::matcher::{Engine, RuleSet};
 
 const TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
@@ -137,7 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ) {
         Ok(_) => println!("   accepted?!"),
         Err(e) => match e.downcast_ref::<wecom_sdk::crypto::CryptoError>() {
-            Some(c) => println!("   refused: {}\n   hint: {}", WithCode(c), c.hint()),
+            Some(c) => println!("   refused: {}\n   hint: {}", c.with_code(), c.hint()),
             None => println!("   refused: {e}"),
         },
     }

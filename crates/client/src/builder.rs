@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::client::{Client, DEFAULT_BASE_URL, Inner};
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Kind, redact};
+use crate::error::{ClientError, Kind, redact};
 use crate::retry::RetryPolicy;
 use crate::token::{MemoryTokenStore, TokenProvider, TokenStore, cache_key};
 use crate::tokens::{TokenSettings, Tokens};
@@ -123,8 +123,8 @@ impl ClientBuilder {
     /// # Errors
     /// [`Kind::Config`]: a missing corp id or secret, a refresh share outside (0, 1], a
     /// base URL that is not an http(s) URL, or an HTTP client that cannot be built.
-    pub fn build(self) -> Result<Client, Error> {
-        let config = |msg: &str| Error::new(Kind::Config, None, msg, "");
+    pub fn build(self) -> Result<Client, ClientError> {
+        let config = |msg: &str| ClientError::new(Kind::Config, None, msg, "");
         let corp_id = self
             .corp_id
             .filter(|c| !c.is_empty())

@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 
 use crate::builder::ClientBuilder;
 use crate::clock::Clock;
-use crate::error::{Error, Kind, decode_answer};
+use crate::error::{ClientError, Kind, decode_answer};
 use crate::retry::RetryPolicy;
 use crate::token::AccessToken;
 use crate::tokens::{Tokens, jitter_seed};
@@ -100,7 +100,7 @@ impl Client {
         &self,
         path: &str,
         query: &[(&str, &str)],
-    ) -> Result<Resp, Error> {
+    ) -> Result<Resp, ClientError> {
         self.call::<(), Resp>(reqwest::Method::GET, path, query, None, Repeat::Same)
             .await
     }
@@ -114,7 +114,7 @@ impl Client {
         &self,
         path: &str,
         body: &Req,
-    ) -> Result<Resp, Error> {
+    ) -> Result<Resp, ClientError> {
         self.call(reqwest::Method::POST, path, &[], Some(body), Repeat::No)
             .await
     }
@@ -128,7 +128,7 @@ impl Client {
         &self,
         path: &str,
         body: &Req,
-    ) -> Result<Resp, Error> {
+    ) -> Result<Resp, ClientError> {
         self.call(reqwest::Method::POST, path, &[], Some(body), Repeat::Same)
             .await
     }
@@ -141,7 +141,7 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&Req>,
         repeat: Repeat<'_, Req>,
-    ) -> Result<Resp, Error> {
+    ) -> Result<Resp, ClientError> {
         let repeatable = !matches!(repeat, Repeat::No);
         self.attempts(path, repeatable, |token, is_repeat| {
             let body = match (repeat, is_repeat) {
@@ -171,10 +171,10 @@ impl Client {
         path: &str,
         repeatable: bool,
         mut attempt: F,
-    ) -> Result<T, Error>
+    ) -> Result<T, ClientError>
     where
         F: FnMut(AccessToken, bool) -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
+        Fut: Future<Output = Result<T, ClientError>>,
     {
         let policy = self.0.retry;
         let run = async {
@@ -229,7 +229,7 @@ impl Client {
                 }
                 return Err(err);
             }
-            Err(Error::new(
+            Err(ClientError::new(
                 Kind::Transport,
                 None,
                 "attempts exhausted",
@@ -244,7 +244,7 @@ impl Client {
                 deadline_ms = policy.deadline.as_millis(),
                 "wecom call deadline passed"
             );
-            Err(Error::new(
+            Err(ClientError::new(
                 Kind::Timeout,
                 None,
                 "the call's deadline passed",
@@ -261,7 +261,7 @@ impl Client {
         query: &[(&str, &str)],
         filename: &str,
         bytes: Vec<u8>,
-    ) -> Result<Resp, Error> {
+    ) -> Result<Resp, ClientError> {
         // Shared, so a repeat after a token refresh does not copy the file again.
         let bytes = bytes::Bytes::from(bytes);
         let len = bytes.len() as u64;
@@ -287,7 +287,7 @@ impl Client {
         &self,
         path: &str,
         query: &[(&str, &str)],
-    ) -> Result<Vec<u8>, Error> {
+    ) -> Result<Vec<u8>, ClientError> {
         self.attempts(path, true, |token, _| async move {
             let response = self
                 .0
@@ -297,7 +297,7 @@ impl Client {
                 .query(query)
                 .send()
                 .await
-                .map_err(|e| Error::transport(e, path))?;
+                .map_err(|e| ClientError::transport(e, path))?;
             let json = response
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
@@ -306,7 +306,7 @@ impl Client {
             let bytes = response
                 .bytes()
                 .await
-                .map_err(|e| Error::transport(e, path))?;
+                .map_err(|e| ClientError::transport(e, path))?;
             if json {
                 decode_answer(&bytes, path)?;
             }
@@ -320,14 +320,14 @@ impl Client {
 pub(crate) async fn exchange<Resp: DeserializeOwned>(
     request: reqwest::RequestBuilder,
     path: &str,
-) -> Result<Resp, Error> {
+) -> Result<Resp, ClientError> {
     let bytes = request
         .send()
         .await
-        .map_err(|e| Error::transport(e, path))?
+        .map_err(|e| ClientError::transport(e, path))?
         .bytes()
         .await
-        .map_err(|e| Error::transport(e, path))?;
+        .map_err(|e| ClientError::transport(e, path))?;
     let value = decode_answer(&bytes, path)?;
-    serde_json::from_value(value).map_err(|e| Error::decode(e, path))
+    serde_json::from_value(value).map_err(|e| ClientError::decode(e, path))
 }

@@ -41,9 +41,9 @@ struct Inner {
 
 /// An error of the WeCom API client.
 #[derive(Clone)]
-pub struct Error(Arc<Inner>);
+pub struct ClientError(Arc<Inner>);
 
-impl Error {
+impl ClientError {
     pub(crate) fn new(
         kind: Kind,
         errcode: Option<i64>,
@@ -133,7 +133,7 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.0.kind, self.0.errcode) {
             (Kind::Api, Some(code)) => {
@@ -150,9 +150,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl fmt::Debug for Error {
+impl fmt::Debug for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
+        f.debug_struct("ClientError")
             .field("kind", &self.0.kind)
             .field("errcode", &self.0.errcode)
             .field("errmsg", &self.0.errmsg)
@@ -161,7 +161,7 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {
+impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0
             .source
@@ -171,9 +171,9 @@ impl std::error::Error for Error {
 }
 
 /// Reads WeCom's JSON answer: the value, or the API error its `errcode` names.
-pub(crate) fn decode_answer(bytes: &[u8], path: &str) -> Result<serde_json::Value, Error> {
+pub(crate) fn decode_answer(bytes: &[u8], path: &str) -> Result<serde_json::Value, ClientError> {
     let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::decode(e, path))?;
+        serde_json::from_slice(bytes).map_err(|e| ClientError::decode(e, path))?;
     match value
         .get("errcode")
         .and_then(serde_json::Value::as_i64)
@@ -185,7 +185,7 @@ pub(crate) fn decode_answer(bytes: &[u8], path: &str) -> Result<serde_json::Valu
                 .get("errmsg")
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default();
-            Err(Error::api(code, errmsg, path))
+            Err(ClientError::api(code, errmsg, path))
         }
     }
 }
@@ -216,15 +216,15 @@ mod tests {
 
     #[test]
     fn predicates_and_display() {
-        let e = Error::api(42001, "access_token expired", "/cgi-bin/message/send");
+        let e = ClientError::api(42001, "access_token expired", "/cgi-bin/message/send");
         assert!(e.is_token_error() && !e.is_retryable());
         assert!(
             e.to_string()
                 .starts_with("/cgi-bin/message/send: errcode 42001: access_token expired (hint: ")
         );
-        assert!(Error::api(45009, "freq", "/x").is_rate_limited());
-        assert!(Error::api(-1, "busy", "/x").is_retryable());
-        assert!(Error::new(Kind::Transport, None, "reset", "/x").is_retryable());
+        assert!(ClientError::api(45009, "freq", "/x").is_rate_limited());
+        assert!(ClientError::api(-1, "busy", "/x").is_retryable());
+        assert!(ClientError::new(Kind::Transport, None, "reset", "/x").is_retryable());
         assert_eq!(
             redact(
                 "error sending request for url (https://q/cgi-bin/gettoken?corpid=ww1&corpsecret=S3CRET)"
@@ -236,7 +236,10 @@ mod tests {
     #[test]
     fn is_send_sync_and_small() {
         fn bounds<T: Send + Sync + 'static + std::error::Error>() {}
-        bounds::<Error>();
-        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        bounds::<ClientError>();
+        assert_eq!(
+            std::mem::size_of::<ClientError>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

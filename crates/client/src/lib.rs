@@ -4,18 +4,32 @@
 //! # Overview
 //! - [`Client`] / [`ClientBuilder`]: one app (corp id + secret); `get` / `post` any API
 //!   path with the token injected and `errcode` decoded.
-//! - Token handling: cached per app (corp id + a fingerprint of the secret), fetched once
-//!   however many callers wait, renewed ahead of expiry, and on 40014 / 42001 / 40001
-//!   dropped only if still the one that failed, refreshed once, the call repeated once.
-//!   Three failed fetches in a row pause fetching (circuit breaker).
+//! - Token handling: cached per app (corp id + a fingerprint of the secret), read
+//!   lock-free on the warm path, fetched once however many callers wait, renewed in the
+//!   background ahead of expiry, and on 40014 / 42001 / 40001 dropped only if still the
+//!   one that failed, refreshed once, the call repeated once. Three failed fetches in a
+//!   row pause fetching (circuit breaker). A failing token store costs no call while the
+//!   process holds a valid token ([`Client::token_stats`]).
 //! - [`TokenStore`] (async): [`MemoryTokenStore`] by default; `RedisTokenStore` (feature
 //!   `redis`) shares one token among instances, refreshed by the lease holder.
-//! - Endpoint groups: [`Client::message`] (send, recall, update_template_card),
-//!   [`Client::appchat`], [`Client::kf`] (`sync_all` pages with a [`api::kf::CursorStore`],
-//!   send, states); [`WebhookClient`] for group robots (20 messages a minute).
+//! - Endpoint groups (every one the SDK wraps):
+//!   - [`Client::message`]: `send` (defaults to the client's agent), `recall`,
+//!     `update_template_card`;
+//!   - [`Client::appchat`]: `send` to an app group chat;
+//!   - [`Client::kf`]: 微信客服 `sync_msg` / `sync_all` (pages with a
+//!     [`api::kf::CursorStore`]), `send_msg`, `send_msg_on_event`, `service_state` and
+//!     `transfer` (`service_state/trans`);
+//!   - [`Client::external_contact`]: contact ways (add, get, update, delete),
+//!     `mark_tag`, `get_corp_tag_list`, `get_follow_user_list`, customer groups
+//!     (`groupchat_list`, `groupchat_get`), `add_msg_template` (group sends);
+//!   - [`Client::media`]: `upload` (checked type and size), `uploadimg`, `get`;
+//!   - [`WebhookClient`]: group robots (20 messages a minute), `upload_media`;
+//!   - anything else: [`Client::get`] / [`Client::post`] with the token injected.
+//! - Logs: `tracing` spans and events (path, attempt, errcode, latency, token fetches,
+//!   breaker) — never a secret, token or query value.
 //! - [`RetryPolicy`]: `-1` and transport errors retried with backoff for idempotent calls
 //!   only; rate limits never spin; a deadline per call. [`Clock`] for tests.
-//! - [`Error`]: one pointer wide, with `errcode()`, `errmsg()`, `path()`, `hint()` and
+//! - [`ClientError`]: one pointer wide, with `errcode()`, `errmsg()`, `path()`, `hint()` and
 //!   `is_token_error()`, `is_retryable()`, `is_rate_limited()`; [`errcode::CATALOGUE`].
 //!
 //! Secrets and tokens never appear in `Debug`, errors or logs (query strings are
@@ -23,7 +37,7 @@
 //!
 //! # Example
 //! ```no_run
-//! # async fn demo() -> Result<(), wecom_sdk_client::Error> {
+//! # async fn demo() -> Result<(), wecom_sdk_client::ClientError> {
 //! use wecom_sdk_client::Client;
 //! let client = Client::builder().corp_id("ww1436e0e65a779aee").secret("APP_SECRET").agent_id(1000002).build()?;
 //! let sent: serde_json::Value = client
@@ -50,7 +64,7 @@ mod webhook;
 pub use builder::ClientBuilder;
 pub use client::{Client, DEFAULT_BASE_URL};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Error, Kind};
+pub use error::{ClientError, Kind};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
 pub use retry::RetryPolicy;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 use crate::token::{AccessToken, CachedToken, TokenStore};
 
 /// Deletes the token only if it is still the failed one.
@@ -42,8 +42,8 @@ impl std::fmt::Debug for RedisTokenStore {
     }
 }
 
-fn store_error(e: &redis::RedisError) -> Error {
-    Error::new(Kind::Transport, None, format!("redis: {e}"), "token store")
+fn store_error(e: &redis::RedisError) -> ClientError {
+    ClientError::new(Kind::Transport, None, format!("redis: {e}"), "token store")
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -63,7 +63,7 @@ impl RedisTokenStore {
     ///
     /// # Errors
     /// The URL is invalid or Redis cannot be reached.
-    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, Error> {
+    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, ClientError> {
         let client = redis::Client::open(url).map_err(|e| store_error(&e))?;
         let conn = ConnectionManager::new(client)
             .await
@@ -93,10 +93,10 @@ impl RedisTokenStore {
     async fn bounded<T>(
         &self,
         op: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, Error> {
+    ) -> Result<T, ClientError> {
         match tokio::time::timeout(self.timeout, op).await {
             Ok(result) => result.map_err(|e| store_error(&e)),
-            Err(_) => Err(Error::new(
+            Err(_) => Err(ClientError::new(
                 Kind::Transport,
                 None,
                 format!("redis: no answer within {} ms", self.timeout.as_millis()),
@@ -116,7 +116,7 @@ impl RedisTokenStore {
 
 #[async_trait]
 impl TokenStore for RedisTokenStore {
-    async fn get(&self, key: &str) -> Result<Option<CachedToken>, Error> {
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, ClientError> {
         let mut conn = self.conn.clone();
         let value: Option<String> = self.bounded(conn.get(self.key(key))).await?;
         Ok(value
@@ -128,7 +128,7 @@ impl TokenStore for RedisTokenStore {
             }))
     }
 
-    async fn put(&self, key: &str, token: CachedToken) -> Result<(), Error> {
+    async fn put(&self, key: &str, token: CachedToken) -> Result<(), ClientError> {
         let ttl_ms = u64::try_from(
             token.expires_at_ms - crate::clock::unix_ms(std::time::SystemTime::now()),
         )
@@ -140,7 +140,7 @@ impl TokenStore for RedisTokenStore {
             refresh_at_ms: token.refresh_at_ms,
         };
         let value = serde_json::to_string(&stored)
-            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), "token store"))?;
+            .map_err(|e| ClientError::new(Kind::Decode, None, e.to_string(), "token store"))?;
         let mut conn = self.conn.clone();
         let _: () = self
             .bounded(
@@ -155,7 +155,7 @@ impl TokenStore for RedisTokenStore {
         Ok(())
     }
 
-    async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, Error> {
+    async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, ClientError> {
         let mut conn = self.conn.clone();
         let dropped: i64 = self
             .bounded(
@@ -168,7 +168,7 @@ impl TokenStore for RedisTokenStore {
         Ok(dropped == 1)
     }
 
-    async fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, Error> {
+    async fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, ClientError> {
         let mut conn = self.conn.clone();
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let set: Option<String> = self
@@ -185,7 +185,7 @@ impl TokenStore for RedisTokenStore {
         Ok(set.is_some())
     }
 
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), Error> {
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), ClientError> {
         let mut conn = self.conn.clone();
         let _: i64 = self
             .bounded(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::error::Error;
+use crate::error::ClientError;
 
 /// An access token. Its `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -52,20 +52,20 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// The store failed.
-    async fn get(&self, key: &str) -> Result<Option<CachedToken>, Error>;
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, ClientError>;
 
     /// Stores a fresh token.
     ///
     /// # Errors
     /// The store failed.
-    async fn put(&self, key: &str, token: CachedToken) -> Result<(), Error>;
+    async fn put(&self, key: &str, token: CachedToken) -> Result<(), ClientError>;
 
     /// Drops the cached token only if it is still `failed` (a neighbour may have stored a
     /// fresh one meanwhile); returns whether it was dropped.
     ///
     /// # Errors
     /// The store failed.
-    async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, Error>;
+    async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, ClientError>;
 
     /// Tries to become the one instance that fetches the token of `key`, for `ttl`
     /// (a lease, so a holder that dies blocks nobody for longer). `holder` fences the
@@ -78,7 +78,7 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         key: &str,
         holder: &str,
         ttl: std::time::Duration,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, ClientError> {
         let _ = (key, holder, ttl);
         Ok(true)
     }
@@ -87,7 +87,7 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// The store failed.
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), Error> {
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), ClientError> {
         let _ = (key, holder);
         Ok(())
     }
@@ -101,7 +101,7 @@ pub struct MemoryTokenStore {
 
 #[async_trait]
 impl TokenStore for MemoryTokenStore {
-    async fn get(&self, key: &str) -> Result<Option<CachedToken>, Error> {
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, ClientError> {
         Ok(self
             .map
             .lock()
@@ -110,7 +110,7 @@ impl TokenStore for MemoryTokenStore {
             .cloned())
     }
 
-    async fn put(&self, key: &str, token: CachedToken) -> Result<(), Error> {
+    async fn put(&self, key: &str, token: CachedToken) -> Result<(), ClientError> {
         self.map
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -118,7 +118,7 @@ impl TokenStore for MemoryTokenStore {
         Ok(())
     }
 
-    async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, Error> {
+    async fn invalidate_if(&self, key: &str, failed: &AccessToken) -> Result<bool, ClientError> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if map.get(key).is_some_and(|t| &t.token == failed) {
             map.remove(key);
@@ -147,7 +147,7 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// The service failed; the error reaches every caller waiting for the token.
-    async fn fetch(&self) -> Result<(AccessToken, u64), Error>;
+    async fn fetch(&self) -> Result<(AccessToken, u64), ClientError>;
 }
 
 #[cfg(test)]

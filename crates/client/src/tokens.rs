@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 
 use crate::client::Client;
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 use crate::token::{AccessToken, CachedToken, TokenProvider, TokenStore};
 
 pub(crate) const GETTOKEN: &str = "/cgi-bin/gettoken";
@@ -63,7 +63,7 @@ pub(crate) struct Tokens {
 #[derive(Default)]
 struct Flight {
     generation: u64,
-    last_error: Option<Error>,
+    last_error: Option<ClientError>,
     failures: u32,
     open_until_ms: i64,
 }
@@ -121,7 +121,7 @@ impl Tokens {
 
     /// The outcome of a store operation: a failure is counted, logged once per outage,
     /// and turned into `None` so the caller goes on with what it has.
-    fn store<T>(&self, result: Result<T, Error>) -> Option<T> {
+    fn store<T>(&self, result: Result<T, ClientError>) -> Option<T> {
         match result {
             Ok(value) => {
                 if self.store_down.swap(false, Ordering::AcqRel) {
@@ -159,7 +159,7 @@ impl Client {
     /// # Errors
     /// The fetch failed (every caller that waited on it gets the same error), or the
     /// circuit breaker is open.
-    pub async fn access_token(&self) -> Result<AccessToken, Error> {
+    pub async fn access_token(&self) -> Result<AccessToken, ClientError> {
         let tokens = &self.0.tokens;
         let now = self.now_ms();
         if let Some(local) = tokens.local_valid(now) {
@@ -191,7 +191,7 @@ impl Client {
             }
             Some(_) => match self.fetch_locked(true).await? {
                 Some(t) => Ok(t.token),
-                None => Err(Error::new(
+                None => Err(ClientError::new(
                     Kind::Transport,
                     None,
                     "no token after waiting for the lease",
@@ -263,7 +263,7 @@ impl Client {
     /// wait for its token (or for the lease to expire, should it die), without `wait`
     /// they return `None` at once (renewal ahead of expiry: the old token still works).
     /// A store that fails grants no lease and is not waited for: this process fetches.
-    async fn fetch_locked(&self, wait: bool) -> Result<Option<CachedToken>, Error> {
+    async fn fetch_locked(&self, wait: bool) -> Result<Option<CachedToken>, ClientError> {
         let tokens = &self.0.tokens;
         let holder = format!(
             "{}-{}",
@@ -298,15 +298,15 @@ impl Client {
 
     /// The fetch itself: `gettoken` (or the provider), the breaker, the local copy and
     /// the store.
-    async fn fetch_leased(&self) -> Result<CachedToken, Error> {
+    async fn fetch_leased(&self) -> Result<CachedToken, ClientError> {
         let tokens = &self.0.tokens;
         let now = self.now_ms();
         {
             let flight = tokens.flight();
             if flight.open_until_ms > now {
-                return Err(Error::new(
+                return Err(ClientError::new(
                     Kind::CircuitOpen,
-                    flight.last_error.as_ref().and_then(Error::errcode),
+                    flight.last_error.as_ref().and_then(ClientError::errcode),
                     "token fetching is paused after repeated failures",
                     GETTOKEN,
                 ));
@@ -389,7 +389,7 @@ impl Client {
         Ok(cached)
     }
 
-    async fn gettoken(&self) -> Result<TokenAnswer, Error> {
+    async fn gettoken(&self) -> Result<TokenAnswer, ClientError> {
         let inner = &self.0;
         let bytes = inner
             .http
@@ -400,17 +400,17 @@ impl Client {
             ])
             .send()
             .await
-            .map_err(|e| Error::transport(e, GETTOKEN))?
+            .map_err(|e| ClientError::transport(e, GETTOKEN))?
             .bytes()
             .await
-            .map_err(|e| Error::transport(e, GETTOKEN))?;
+            .map_err(|e| ClientError::transport(e, GETTOKEN))?;
         let answer: TokenAnswer =
-            serde_json::from_slice(&bytes).map_err(|e| Error::decode(e, GETTOKEN))?;
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::decode(e, GETTOKEN))?;
         if answer.errcode != 0 {
-            return Err(Error::api(answer.errcode, answer.errmsg, GETTOKEN));
+            return Err(ClientError::api(answer.errcode, answer.errmsg, GETTOKEN));
         }
         if answer.access_token.is_empty() {
-            return Err(Error::new(
+            return Err(ClientError::new(
                 Kind::Decode,
                 None,
                 "gettoken returned no access_token",

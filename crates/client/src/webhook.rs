@@ -10,7 +10,7 @@ use wecom_sdk_message::send::WebhookMessage;
 use crate::api::media::{MediaType, Uploaded, check};
 use crate::client::exchange;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 
 /// WeCom's limit: messages per minute per robot.
 pub const ROBOT_MESSAGES_PER_MINUTE: usize = 20;
@@ -72,10 +72,10 @@ impl WebhookClient {
     /// [`Kind::Invalid`] for a message over WeCom's limits and [`Kind::RateLimited`] past 20
     /// messages in the last minute (nothing sent either way); transport and API errors
     /// (93000: the webhook was removed).
-    pub async fn send(&self, message: &WebhookMessage) -> Result<(), Error> {
+    pub async fn send(&self, message: &WebhookMessage) -> Result<(), ClientError> {
         message
             .validate()
-            .map_err(|e| Error::new(Kind::Invalid, None, e.to_string(), PATH))?;
+            .map_err(|e| ClientError::new(Kind::Invalid, None, e.to_string(), PATH))?;
         {
             let now = crate::clock::unix_ms(self.clock.now());
             let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
@@ -83,7 +83,7 @@ impl WebhookClient {
                 sent.pop_front();
             }
             if sent.len() >= ROBOT_MESSAGES_PER_MINUTE {
-                return Err(Error::new(
+                return Err(ClientError::new(
                     Kind::RateLimited,
                     None,
                     "20 messages a minute per robot",
@@ -113,9 +113,9 @@ impl WebhookClient {
         kind: MediaType,
         filename: &str,
         bytes: Vec<u8>,
-    ) -> Result<Uploaded, Error> {
+    ) -> Result<Uploaded, ClientError> {
         if !matches!(kind, MediaType::File | MediaType::Voice) {
-            return Err(Error::new(
+            return Err(ClientError::new(
                 Kind::Invalid,
                 None,
                 "robots take file and voice uploads only",

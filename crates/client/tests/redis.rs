@@ -28,7 +28,7 @@ fn client(base: &str, store: Arc<dyn TokenStore>) -> Client {
         .unwrap()
 }
 
-async fn user_get(c: &Client) -> Result<Value, wecom_sdk_client::Error> {
+async fn user_get(c: &Client) -> Result<Value, wecom_sdk_client::ClientError> {
     c.get("/cgi-bin/user/get", &[("userid", "zhangsan")]).await
 }
 

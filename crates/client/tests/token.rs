@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
-use wecom_sdk_client::{Client, Error, Kind};
+use wecom_sdk_client::{Client, ClientError, Kind};
 
 const SECRET: &str = "the-right-secret";
 
@@ -28,7 +28,7 @@ fn client(base: &str, secret: &str) -> Client {
         .unwrap()
 }
 
-async fn echo_call(client: &Client, n: usize) -> Result<Value, Error> {
+async fn echo_call(client: &Client, n: usize) -> Result<Value, ClientError> {
     client.post("/cgi-bin/echo", &json!({ "n": n })).await
 }
 
@@ -183,7 +183,7 @@ async fn a_token_provider_replaces_gettoken() {
     struct Central(AtomicUsize);
     #[async_trait::async_trait]
     impl wecom_sdk_client::TokenProvider for Central {
-        async fn fetch(&self) -> Result<(wecom_sdk_client::AccessToken, u64), Error> {
+        async fn fetch(&self) -> Result<(wecom_sdk_client::AccessToken, u64), ClientError> {
             let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
             Ok((wecom_sdk_client::AccessToken::new(format!("tok-{n}")), 7200))
         }

@@ -141,6 +141,12 @@ impl CryptoError {
         }
     }
 
+    /// The error for display with its official code and name:
+    /// `error -40001 ValidateSignature_Error: …`.
+    pub fn with_code(&self) -> DisplayWithCode<'_> {
+        DisplayWithCode(self)
+    }
+
     /// A one-line suggestion for the most common cause of this error.
     pub fn hint(&self) -> &'static str {
         match self {
@@ -179,12 +185,13 @@ impl CryptoError {
     }
 }
 
-/// Displays `error -40001 ValidateSignature_Error: <message>`; used by tools that report
-/// an error with its official code.
+/// A display wrapper (as `Path::display` returns one): shows the error as
+/// `error -40001 ValidateSignature_Error: <message>`, for tools that report an error with
+/// its official code. Made by [`CryptoError::with_code`].
 #[derive(Debug, Clone, Copy)]
-pub struct WithCode<'a>(pub &'a CryptoError);
+pub struct DisplayWithCode<'a>(pub &'a CryptoError);
 
-impl fmt::Display for WithCode<'_> {
+impl fmt::Display for DisplayWithCode<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -231,7 +238,7 @@ mod tests {
         for (err, code) in all {
             assert_eq!(err.code(), code, "{err:?}");
             assert!(!err.hint().is_empty());
-            let shown = WithCode(&err).to_string();
+            let shown = DisplayWithCode(&err).to_string();
             assert!(
                 shown.starts_with(&format!("error {code} {}: ", err.code_name())),
                 "{shown}"

@@ -58,7 +58,7 @@ mod xml;
 
 pub use callback::{CallbackCrypto, ReceiveIdPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{CryptoError, WithCode};
+pub use error::{CryptoError, DisplayWithCode};
 pub use signature::sign;
 
 /// Length of the random prefix of every encrypted message.

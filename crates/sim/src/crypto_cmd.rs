@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use wecom_sdk_crypto::{CallbackCrypto, CryptoError, ReceiveIdPolicy, WithCode};
+use wecom_sdk_crypto::{CallbackCrypto, CryptoError, ReceiveIdPolicy};
 
 /// The crypto subcommands.
 #[derive(Debug, Subcommand)]
@@ -205,7 +205,7 @@ pub(crate) fn run(cmd: CryptoCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(Failure::Crypto(e, lines)) => {
-            eprintln!("{}", WithCode(&e));
+            eprintln!("{}", e.with_code());
             for line in lines {
                 eprintln!("{line}");
             }

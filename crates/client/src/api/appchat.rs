@@ -3,7 +3,7 @@
 use wecom_sdk_message::send::AppChatMessage;
 
 use crate::Client;
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 
 /// The `appchat/*` endpoints.
 #[derive(Debug, Clone, Copy)]
@@ -16,11 +16,11 @@ impl AppChatApi<'_> {
     ///
     /// # Errors
     /// [`Kind::Invalid`] before any request; API errors (86001/86003 for unknown chats).
-    pub async fn send(&self, message: &AppChatMessage) -> Result<(), Error> {
+    pub async fn send(&self, message: &AppChatMessage) -> Result<(), ClientError> {
         const PATH: &str = "/cgi-bin/appchat/send";
         message
             .validate()
-            .map_err(|e| Error::new(Kind::Invalid, None, e.to_string(), PATH))?;
+            .map_err(|e| ClientError::new(Kind::Invalid, None, e.to_string(), PATH))?;
         let _: serde_json::Value = self.client.post(PATH, message).await?;
         Ok(())
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 use wecom_sdk_message::send::MsgTemplate;
 
 use crate::Client;
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 
 /// A contact way (`add_contact_way` / `update_contact_way`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -56,8 +56,8 @@ impl ContactWay {
         self
     }
 
-    fn validate(&self, path: &str) -> Result<(), Error> {
-        let invalid = |m: &str| Err(Error::new(Kind::Invalid, None, m, path));
+    fn validate(&self, path: &str) -> Result<(), ClientError> {
+        let invalid = |m: &str| Err(ClientError::new(Kind::Invalid, None, m, path));
         if !matches!(self.kind, 1 | 2) || !matches!(self.scene, 1 | 2) {
             return invalid("type and scene are 1 or 2");
         }
@@ -69,7 +69,7 @@ impl ContactWay {
         }
         for (field, value) in [("remark", &self.remark), ("state", &self.state)] {
             if value.as_ref().is_some_and(|v| v.chars().count() > 30) {
-                return Err(Error::new(
+                return Err(ClientError::new(
                     Kind::Invalid,
                     None,
                     format!("{field}: at most 30 characters"),
@@ -166,7 +166,10 @@ impl ExternalContactApi<'_> {
     ///
     /// # Errors
     /// [`Kind::Invalid`] before any request; API errors.
-    pub async fn add_contact_way(&self, way: &ContactWay) -> Result<ContactWayCreated, Error> {
+    pub async fn add_contact_way(
+        &self,
+        way: &ContactWay,
+    ) -> Result<ContactWayCreated, ClientError> {
         const PATH: &str = "/cgi-bin/externalcontact/add_contact_way";
         way.validate(PATH)?;
         self.client.post(PATH, way).await
@@ -176,7 +179,7 @@ impl ExternalContactApi<'_> {
     ///
     /// # Errors
     /// API errors.
-    pub async fn get_contact_way(&self, config_id: &str) -> Result<serde_json::Value, Error> {
+    pub async fn get_contact_way(&self, config_id: &str) -> Result<serde_json::Value, ClientError> {
         let answer: serde_json::Value = self
             .client
             .post_idempotent(
@@ -191,11 +194,15 @@ impl ExternalContactApi<'_> {
     ///
     /// # Errors
     /// [`Kind::Invalid`] before any request; API errors.
-    pub async fn update_contact_way(&self, config_id: &str, way: &ContactWay) -> Result<(), Error> {
+    pub async fn update_contact_way(
+        &self,
+        config_id: &str,
+        way: &ContactWay,
+    ) -> Result<(), ClientError> {
         const PATH: &str = "/cgi-bin/externalcontact/update_contact_way";
         way.validate(PATH)?;
         let mut body = serde_json::to_value(way)
-            .map_err(|e| Error::new(Kind::Decode, None, e.to_string(), PATH))?;
+            .map_err(|e| ClientError::new(Kind::Decode, None, e.to_string(), PATH))?;
         if let Some(map) = body.as_object_mut() {
             map.remove("type");
             map.remove("scene");
@@ -209,7 +216,7 @@ impl ExternalContactApi<'_> {
     ///
     /// # Errors
     /// API errors.
-    pub async fn del_contact_way(&self, config_id: &str) -> Result<(), Error> {
+    pub async fn del_contact_way(&self, config_id: &str) -> Result<(), ClientError> {
         let _: serde_json::Value = self
             .client
             .post_idempotent(
@@ -230,10 +237,10 @@ impl ExternalContactApi<'_> {
         external_userid: &str,
         add: &[&str],
         remove: &[&str],
-    ) -> Result<(), Error> {
+    ) -> Result<(), ClientError> {
         const PATH: &str = "/cgi-bin/externalcontact/mark_tag";
         if add.is_empty() && remove.is_empty() {
-            return Err(Error::new(
+            return Err(ClientError::new(
                 Kind::Invalid,
                 None,
                 "add_tag and remove_tag are both empty",
@@ -253,7 +260,7 @@ impl ExternalContactApi<'_> {
         &self,
         tag_ids: &[&str],
         group_ids: &[&str],
-    ) -> Result<Vec<TagGroup>, Error> {
+    ) -> Result<Vec<TagGroup>, ClientError> {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(default)]
@@ -273,7 +280,7 @@ impl ExternalContactApi<'_> {
     ///
     /// # Errors
     /// API errors.
-    pub async fn get_follow_user_list(&self) -> Result<Vec<String>, Error> {
+    pub async fn get_follow_user_list(&self) -> Result<Vec<String>, ClientError> {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(default)]
@@ -295,7 +302,7 @@ impl ExternalContactApi<'_> {
         owners: &[&str],
         cursor: Option<&str>,
         limit: u32,
-    ) -> Result<(Vec<String>, String), Error> {
+    ) -> Result<(Vec<String>, String), ClientError> {
         #[derive(Deserialize)]
         struct Item {
             chat_id: String,
@@ -332,7 +339,7 @@ impl ExternalContactApi<'_> {
     ///
     /// # Errors
     /// API errors.
-    pub async fn groupchat_get(&self, chat_id: &str) -> Result<GroupChat, Error> {
+    pub async fn groupchat_get(&self, chat_id: &str) -> Result<GroupChat, ClientError> {
         #[derive(Deserialize)]
         struct Answer {
             group_chat: GroupChat,
@@ -351,11 +358,14 @@ impl ExternalContactApi<'_> {
     ///
     /// # Errors
     /// [`Kind::Invalid`] before any request; API errors.
-    pub async fn add_msg_template(&self, template: &MsgTemplate) -> Result<TemplateCreated, Error> {
+    pub async fn add_msg_template(
+        &self,
+        template: &MsgTemplate,
+    ) -> Result<TemplateCreated, ClientError> {
         const PATH: &str = "/cgi-bin/externalcontact/add_msg_template";
         template
             .validate()
-            .map_err(|e| Error::new(Kind::Invalid, None, e.to_string(), PATH))?;
+            .map_err(|e| ClientError::new(Kind::Invalid, None, e.to_string(), PATH))?;
         self.client.post(PATH, template).await
     }
 }

@@ -10,7 +10,7 @@ use wecom_sdk_message::kf::{KfSyncedMessage, SyncMsgResponse};
 use wecom_sdk_message::send::{KfEventMessage, KfMessage, SyncMsgRequest};
 
 use crate::Client;
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 
 /// Where `sync_msg` cursors are persisted, per customer-service account.
 #[async_trait]
@@ -19,13 +19,13 @@ pub trait CursorStore: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// The store failed.
-    async fn load(&self, open_kfid: &str) -> Result<Option<String>, Error>;
+    async fn load(&self, open_kfid: &str) -> Result<Option<String>, ClientError>;
 
     /// Saves the cursor of `open_kfid`.
     ///
     /// # Errors
     /// The store failed.
-    async fn save(&self, open_kfid: &str, cursor: &str) -> Result<(), Error>;
+    async fn save(&self, open_kfid: &str, cursor: &str) -> Result<(), ClientError>;
 }
 
 /// Cursors in this process's memory.
@@ -34,7 +34,7 @@ pub struct MemoryCursorStore(Mutex<HashMap<String, String>>);
 
 #[async_trait]
 impl CursorStore for MemoryCursorStore {
-    async fn load(&self, open_kfid: &str) -> Result<Option<String>, Error> {
+    async fn load(&self, open_kfid: &str) -> Result<Option<String>, ClientError> {
         Ok(self
             .0
             .lock()
@@ -43,7 +43,7 @@ impl CursorStore for MemoryCursorStore {
             .cloned())
     }
 
-    async fn save(&self, open_kfid: &str, cursor: &str) -> Result<(), Error> {
+    async fn save(&self, open_kfid: &str, cursor: &str) -> Result<(), ClientError> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -76,8 +76,8 @@ pub struct KfApi<'a> {
     pub(crate) client: &'a Client,
 }
 
-fn invalid(e: &wecom_sdk_message::LimitError, path: &str) -> Error {
-    Error::new(Kind::Invalid, None, e.to_string(), path)
+fn invalid(e: &wecom_sdk_message::LimitError, path: &str) -> ClientError {
+    ClientError::new(Kind::Invalid, None, e.to_string(), path)
 }
 
 impl KfApi<'_> {
@@ -85,7 +85,7 @@ impl KfApi<'_> {
     ///
     /// # Errors
     /// API errors (95007: the callback token expired; sync without it).
-    pub async fn sync_msg(&self, request: &SyncMsgRequest) -> Result<SyncMsgResponse, Error> {
+    pub async fn sync_msg(&self, request: &SyncMsgRequest) -> Result<SyncMsgResponse, ClientError> {
         self.client
             .post_idempotent("/cgi-bin/kf/sync_msg", request)
             .await
@@ -102,7 +102,7 @@ impl KfApi<'_> {
         open_kfid: &str,
         token: Option<&str>,
         cursors: &dyn CursorStore,
-    ) -> Result<Vec<KfSyncedMessage>, Error> {
+    ) -> Result<Vec<KfSyncedMessage>, ClientError> {
         let mut all = Vec::new();
         let mut cursor = cursors.load(open_kfid).await?;
         loop {
@@ -132,7 +132,7 @@ impl KfApi<'_> {
     /// # Errors
     /// [`Kind::Invalid`] before any request; API errors (95001/95002: too many replies, or
     /// outside the 48-hour window).
-    pub async fn send_msg(&self, message: &KfMessage) -> Result<SentKf, Error> {
+    pub async fn send_msg(&self, message: &KfMessage) -> Result<SentKf, ClientError> {
         const PATH: &str = "/cgi-bin/kf/send_msg";
         message.validate().map_err(|e| invalid(&e, PATH))?;
         self.client.post(PATH, message).await
@@ -142,7 +142,7 @@ impl KfApi<'_> {
     ///
     /// # Errors
     /// [`Kind::Invalid`] before any request; API errors.
-    pub async fn send_msg_on_event(&self, message: &KfEventMessage) -> Result<SentKf, Error> {
+    pub async fn send_msg_on_event(&self, message: &KfEventMessage) -> Result<SentKf, ClientError> {
         const PATH: &str = "/cgi-bin/kf/send_msg_on_event";
         message.validate().map_err(|e| invalid(&e, PATH))?;
         self.client.post(PATH, message).await
@@ -156,7 +156,7 @@ impl KfApi<'_> {
         &self,
         open_kfid: &str,
         external_userid: &str,
-    ) -> Result<ServiceState, Error> {
+    ) -> Result<ServiceState, ClientError> {
         self.client
             .post_idempotent(
                 "/cgi-bin/kf/service_state/get",
@@ -176,7 +176,7 @@ impl KfApi<'_> {
         external_userid: &str,
         service_state: u8,
         servicer_userid: Option<&str>,
-    ) -> Result<String, Error> {
+    ) -> Result<String, ClientError> {
         #[derive(Deserialize)]
         struct Answer {
             #[serde(default)]

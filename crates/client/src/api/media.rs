@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::Client;
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 
 /// The kind of a temporary upload, with WeCom's size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +74,8 @@ pub(crate) fn check(
     len: usize,
     max: usize,
     extensions: &[&str],
-) -> Result<(), Error> {
-    let invalid = |msg: String| Err(Error::new(Kind::Invalid, None, msg, path));
+) -> Result<(), ClientError> {
+    let invalid = |msg: String| Err(ClientError::new(Kind::Invalid, None, msg, path));
     if len <= 5 {
         return invalid(format!("{filename}: {len} bytes; WeCom needs more than 5"));
     }
@@ -103,7 +103,7 @@ impl MediaApi<'_> {
         kind: MediaType,
         filename: &str,
         bytes: Vec<u8>,
-    ) -> Result<Uploaded, Error> {
+    ) -> Result<Uploaded, ClientError> {
         const PATH: &str = "/cgi-bin/media/upload";
         check(
             PATH,
@@ -122,7 +122,7 @@ impl MediaApi<'_> {
     ///
     /// # Errors
     /// As [`upload`](Self::upload).
-    pub async fn uploadimg(&self, filename: &str, bytes: Vec<u8>) -> Result<String, Error> {
+    pub async fn uploadimg(&self, filename: &str, bytes: Vec<u8>) -> Result<String, ClientError> {
         const PATH: &str = "/cgi-bin/media/uploadimg";
         #[derive(Deserialize)]
         struct Answer {
@@ -143,7 +143,7 @@ impl MediaApi<'_> {
     ///
     /// # Errors
     /// Transport errors, or the API's error when WeCom answers JSON instead of the file.
-    pub async fn get(&self, media_id: &str) -> Result<Vec<u8>, Error> {
+    pub async fn get(&self, media_id: &str) -> Result<Vec<u8>, ClientError> {
         self.client
             .download("/cgi-bin/media/get", &[("media_id", media_id)])
             .await

@@ -5,7 +5,7 @@ use wecom_sdk_message::send::{AppMessage, UpdateTemplateCard};
 
 use crate::Client;
 use crate::client::Repeat;
-use crate::error::{Error, Kind};
+use crate::error::{ClientError, Kind};
 
 /// The `message/send` answer: who did not get it, and the ids to recall or update it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
@@ -37,8 +37,8 @@ pub struct MessageApi<'a> {
     pub(crate) client: &'a Client,
 }
 
-fn invalid(e: &wecom_sdk_message::LimitError, path: &str) -> Error {
-    Error::new(Kind::Invalid, None, e.to_string(), path)
+fn invalid(e: &wecom_sdk_message::LimitError, path: &str) -> ClientError {
+    ClientError::new(Kind::Invalid, None, e.to_string(), path)
 }
 
 impl MessageApi<'_> {
@@ -51,7 +51,7 @@ impl MessageApi<'_> {
     /// [`Kind::Invalid`] before any request when a limit is broken or the message names
     /// another agent than the client's; API errors (81013 when every recipient is
     /// invalid).
-    pub async fn send(&self, message: &AppMessage) -> Result<SendResult, Error> {
+    pub async fn send(&self, message: &AppMessage) -> Result<SendResult, ClientError> {
         const PATH: &str = "/cgi-bin/message/send";
         message.validate().map_err(|e| invalid(&e, PATH))?;
         // The client's agent is the default; another app's agent is refused (this
@@ -60,7 +60,7 @@ impl MessageApi<'_> {
         match self.client.agent_id() {
             Some(agent) if message.agent_id == 0 => message.agent_id = agent,
             Some(agent) if message.agent_id != agent => {
-                return Err(Error::new(
+                return Err(ClientError::new(
                     Kind::Invalid,
                     None,
                     format!(
@@ -91,7 +91,7 @@ impl MessageApi<'_> {
     ///
     /// # Errors
     /// API errors.
-    pub async fn recall(&self, msgid: &str) -> Result<(), Error> {
+    pub async fn recall(&self, msgid: &str) -> Result<(), ClientError> {
         let _: serde_json::Value = self
             .client
             .post(
@@ -109,7 +109,7 @@ impl MessageApi<'_> {
     pub async fn update_template_card(
         &self,
         update: &UpdateTemplateCard,
-    ) -> Result<SendResult, Error> {
+    ) -> Result<SendResult, ClientError> {
         const PATH: &str = "/cgi-bin/message/update_template_card";
         update.validate().map_err(|e| invalid(&e, PATH))?;
         self.client.post(PATH, update).await
