@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
-use crate::client::Client;
+use crate::client::{Client, exchange};
 use crate::error::{ClientError, Kind};
 use crate::token::{AccessToken, CachedToken, TokenProvider, TokenStore};
 
@@ -78,12 +78,9 @@ pub struct TokenStats {
     pub store_failures: u64,
 }
 
+/// `gettoken`'s answer (a non-zero errcode is an error before it is read).
 #[derive(serde::Deserialize)]
 struct TokenAnswer {
-    #[serde(default)]
-    errcode: i64,
-    #[serde(default)]
-    errmsg: String,
     #[serde(default)]
     access_token: String,
     #[serde(default)]
@@ -318,8 +315,6 @@ impl Client {
                 .fetch()
                 .await
                 .map(|(token, expires_in)| TokenAnswer {
-                    errcode: 0,
-                    errmsg: String::new(),
                     access_token: token.expose().to_owned(),
                     expires_in: i64::try_from(expires_in).unwrap_or(i64::MAX),
                 }),
@@ -391,24 +386,14 @@ impl Client {
 
     async fn gettoken(&self) -> Result<TokenAnswer, ClientError> {
         let inner = &self.0;
-        let bytes = inner
+        let request = inner
             .http
             .get(format!("{}{GETTOKEN}", inner.base_url))
             .query(&[
                 ("corpid", inner.corp_id.as_str()),
                 ("corpsecret", inner.secret.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| ClientError::transport(e, GETTOKEN))?
-            .bytes()
-            .await
-            .map_err(|e| ClientError::transport(e, GETTOKEN))?;
-        let answer: TokenAnswer =
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::decode(e, GETTOKEN))?;
-        if answer.errcode != 0 {
-            return Err(ClientError::api(answer.errcode, answer.errmsg, GETTOKEN));
-        }
+            ]);
+        let answer: TokenAnswer = exchange(request, GETTOKEN).await?;
         if answer.access_token.is_empty() {
             return Err(ClientError::new(
                 Kind::Decode,

@@ -5,6 +5,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,11 +37,7 @@ fn client(fake: &FakeWeCom) -> Client {
         .secret("s")
         .agent_id(1_000_002)
         .base_url(fake.base_url())
-        .retry_policy(RetryPolicy {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(support::fast_retries())
         .build()
         .unwrap()
 }

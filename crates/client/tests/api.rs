@@ -20,18 +20,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wecom_sdk_client::api::kf::MemoryCursorStore;
-use wecom_sdk_client::{Client, ManualClock, RetryPolicy};
+use wecom_sdk_client::{Client, ManualClock};
 
 async fn serve() -> (String, Arc<support::scripted::Scripted>) {
     support::scripted::serve("s").await
-}
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        ..RetryPolicy::default()
-    }
 }
 
 fn client(base: &str) -> Client {
@@ -40,7 +32,7 @@ fn client(base: &str) -> Client {
         .secret("s")
         .agent_id(1_000_002)
         .base_url(base)
-        .retry_policy(fast_retries())
+        .retry_policy(support::fast_retries())
         .build()
         .unwrap()
 }

@@ -6,19 +6,13 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::Value;
-use wecom_sdk_client::{Client, Kind, RetryPolicy};
+use wecom_sdk_client::{Client, Kind};
 use wecom_sdk_sim::{FakeWeCom, Fault};
 
 /// A client with a warm token (so only API requests meet the dropped connections).
 async fn client(fake: &FakeWeCom) -> Client {
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        ..RetryPolicy::default()
-    };
+    let policy = support::fast_retries();
     let c = Client::builder()
         .corp_id(support::CORP)
         .secret(support::SECRET)

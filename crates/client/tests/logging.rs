@@ -4,11 +4,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use wecom_sdk_client::{Client, RetryPolicy};
+use wecom_sdk_client::Client;
 use wecom_sdk_message::send::{AppMessage, Content, Recipients};
 use wecom_sdk_sim::{FakeConfig, FakeWeCom, Fault};
 
@@ -59,11 +60,7 @@ async fn logs_say_what_happened_and_hide_every_secret() {
         .secret(SECRET)
         .agent_id(1_000_002)
         .base_url(fake.base_url())
-        .retry_policy(RetryPolicy {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            ..RetryPolicy::default()
-        })
+        .retry_policy(support::fast_retries())
         .build()
         .unwrap();
     let msg = AppMessage::new(

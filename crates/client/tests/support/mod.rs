@@ -36,6 +36,15 @@ pub async fn fake() -> FakeWeCom {
     .expect("the simulator starts")
 }
 
+/// Retries at 1–2 ms instead of 200 ms (tests of what is retried, not of the waits).
+pub fn fast_retries() -> wecom_sdk_client::RetryPolicy {
+    wecom_sdk_client::RetryPolicy {
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        ..wecom_sdk_client::RetryPolicy::default()
+    }
+}
+
 /// `gettoken` requests the simulator answered.
 pub fn gettokens(fake: &FakeWeCom) -> usize {
     fake.calls_to("/cgi-bin/gettoken").len()
