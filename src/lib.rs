@@ -11,9 +11,11 @@
 //!   `message` (default).
 //! - [`matcher`]: the auto-reply rule engine — feature `matcher` (default); `redis`
 //!   adds shared counters.
-//!
 //! - [`client`]: the API client — feature `client` (default): single-flight tokens,
 //!   42001 handling, retries, endpoint groups, group robots.
+//! - [`passive_reply`]: a rule's hit as the passive reply WeCom shows (features `matcher`
+//!   and `message`).
+//! - [`getting_started`]: the guide; each crate has its own (`crypto::guide`, …).
 //!
 //! The bot runtime follows as its own crate.
 //!
@@ -24,7 +26,7 @@
 //! | `message` | yes    | [`message`]: `callback::Message`, `reply::Reply`, `send::*`, `aibot`, `split_text` |
 //! | `matcher` | yes    | [`matcher`]: `RuleSet`, `Engine`, `Incoming`, `Hit`, intent plug-ins |
 //! | `client`  | yes    | [`client`]: `Client`, endpoint groups, `WebhookClient` |
-//! | `redis`   | no     | `matcher::RedisCounterStore`: limits and statistics shared across instances |
+//! | `redis`   | no     | `matcher::RedisCounterStore` (limits and statistics shared across instances) and, with `client`, `client::RedisTokenStore` (one token for every instance) |
 //!
 //! # Example
 //! ```

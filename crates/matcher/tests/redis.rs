@@ -268,3 +268,68 @@ async fn a_cooling_down_rule_does_not_burn_the_limit() {
     assert_eq!(store.get("limit:menu:zhangsan").await.unwrap(), 2);
     assert_eq!(store.get("stats:menu").await.unwrap(), 2);
 }
+
+/// A Redis that dies costs each shared match at most the operation timeout: the error
+/// comes back (the bot can answer from memory) instead of a stall in the reconnection
+/// backoff, and matching works again once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_redis_fails_fast_and_recovers() {
+    let Some(port) = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .ok()
+    else {
+        return;
+    };
+    let start = || {
+        std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    };
+    let Some(mut server) = start() else {
+        let _ = writeln!(std::io::stderr(), "skipped: no redis-server on PATH");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut store = None;
+    for _ in 0..200 {
+        if let Ok(s) = RedisCounterStore::connect(&url, "outage:").await {
+            store = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let store: Arc<dyn CounterStore> = Arc::new(store.expect("the test's redis-server answers"));
+    let engine = Engine::new(rules()).counter_store(store);
+    let msg = Incoming::new("zhangsan", "菜单");
+    assert!(engine.find_shared(&msg).await.unwrap().is_some());
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let failed = tokio::time::timeout(Duration::from_secs(5), engine.find_shared(&msg))
+        .await
+        .expect("an error, not a stall");
+    assert!(failed.is_err(), "{failed:?}");
+
+    let mut server = start().expect("restarts");
+    let mut back = false;
+    for _ in 0..300 {
+        if engine.find_shared(&msg).await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(back, "shared matching works again once Redis is back");
+}
