@@ -12,6 +12,8 @@
     reason = "tests"
 )]
 
+#[path = "support/scripted.rs"]
+mod scripted;
 mod support;
 
 use std::sync::Arc;
@@ -22,8 +24,8 @@ use serde_json::{Value, json};
 use wecom_sdk_client::api::kf::MemoryCursorStore;
 use wecom_sdk_client::{Client, ManualClock};
 
-async fn serve() -> (String, Arc<support::scripted::Scripted>) {
-    support::scripted::serve("s").await
+async fn serve() -> (String, Arc<scripted::Scripted>) {
+    scripted::serve("s").await
 }
 
 fn client(base: &str) -> Client {

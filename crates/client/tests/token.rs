@@ -5,7 +5,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
 
-mod support;
+#[path = "support/scripted.rs"]
+mod scripted;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,8 +16,8 @@ use wecom_sdk_client::{Client, ClientError, Kind};
 
 const SECRET: &str = "the-right-secret";
 
-async fn serve() -> (String, Arc<support::scripted::Scripted>) {
-    support::scripted::serve(SECRET).await
+async fn serve() -> (String, Arc<scripted::Scripted>) {
+    scripted::serve(SECRET).await
 }
 
 fn client(base: &str, secret: &str) -> Client {

@@ -1,6 +1,8 @@
 //! What the client's integration tests share: the simulator with one app, and Redis —
 //! the machine's (`REDIS_URL`), with a key prefix of its own per test, deleted when the
-//! test ends, or a `redis-server` a test starts on its own port and kills.
+//! test ends, or a `redis-server` a test starts on its own port and kills. The scripted
+//! stand-in (`scripted.rs`) is its own module, included only by the tests that use it
+//! (an axum server compiled into every test binary costs build time).
 
 #![allow(
     dead_code,
@@ -8,8 +10,6 @@
     clippy::unwrap_used,
     reason = "each test file uses a part"
 )]
-
-pub mod scripted;
 
 use std::io::Write as _;
 use std::net::TcpListener;

@@ -4,6 +4,13 @@
 //! and the token it was called with, and per-path scripted answers (WeCom's empty pages
 //! with `has_more = 1`). Every request is recorded.
 
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    reason = "a test helper; each test uses a part"
+)]
+
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
