@@ -88,21 +88,28 @@ impl Scan {
     }
 
     /// The candidates of `stages`, in the order they are tried: rule index and, for
-    /// keyword matches, the keyword.
-    fn candidates(&self, stages: Stages<'_>) -> Vec<(u32, Option<u16>)> {
-        let keywords = || self.keywords.iter().map(|k| (k.rule, Some(k.keyword)));
-        let fallbacks = || self.set.fallbacks.iter().map(|&i| (i, None));
-        match stages {
-            Stages::All => keywords().chain(fallbacks()).collect(),
-            Stages::Keywords => keywords().collect(),
-            Stages::Fallback => fallbacks().collect(),
-            Stages::Intent(intent) => self
-                .set
-                .intents
-                .get(&intent.name)
-                .map(|rules| rules.iter().map(|&i| (i, None)).collect())
-                .unwrap_or_default(),
-        }
+    /// keyword matches, the keyword (no allocation: keyword matches, then a list of rules).
+    fn candidates<'s>(
+        &'s self,
+        stages: Stages<'_>,
+    ) -> impl Iterator<Item = (u32, Option<u16>)> + 's {
+        let none: &[u32] = &[];
+        let (keywords, rest): (&[KwRef], &[u32]) = match stages {
+            Stages::All => (&self.keywords, &self.set.fallbacks),
+            Stages::Keywords => (&self.keywords, none),
+            Stages::Fallback => (&[], &self.set.fallbacks),
+            Stages::Intent(intent) => (
+                &[],
+                self.set
+                    .intents
+                    .get(&intent.name)
+                    .map_or(none, Vec::as_slice),
+            ),
+        };
+        keywords
+            .iter()
+            .map(|k| (k.rule, Some(k.keyword)))
+            .chain(rest.iter().map(|&i| (i, None)))
     }
 }
 
@@ -151,6 +158,8 @@ impl Engine {
                 Some(Verdict::Blocked)
             } else if let Some(v) = rule.static_verdict(incoming, scan.now) {
                 Some(v)
+            } else if rule.def.limit.is_none() && rule.def.cooldown_secs.is_none() {
+                None // nothing to count: no future to build on the hot path
             } else {
                 self.admit(counting, rule, incoming).await?
             };
