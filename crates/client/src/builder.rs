@@ -185,18 +185,11 @@ impl ClientBuilder {
 /// The platform's verifier could not be set up (no system certificates).
 pub(crate) fn default_http() -> Result<reqwest::Client, String> {
     use rustls_platform_verifier::BuilderVerifierExt as _;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let tls = tls_config()
         .and_then(rustls::ConfigBuilder::with_platform_verifier)
         .map_err(|e| format!("TLS: {e}"))?
         .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| redact(&e.to_string()))
+    http_with(tls)
 }
 
 /// [`default_http`], or — when the platform has no usable certificates — a client whose
@@ -204,18 +197,32 @@ pub(crate) fn default_http() -> Result<reqwest::Client, String> {
 /// (the simulator) work.
 pub(crate) fn fallback_http() -> reqwest::Client {
     default_http().unwrap_or_else(|_| {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| {
-                b.with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            });
-        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(10));
         // `ring` supports the safe default versions: the config always builds.
-        if let Ok(tls) = builder {
-            http = http.tls_backend_preconfigured(tls);
-        }
-        http.build().unwrap_or_default()
+        tls_config()
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                http_with(
+                    b.with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+            })
+            .unwrap_or_default()
     })
+}
+
+/// rustls with the `ring` provider and its safe protocol versions, before the verifier.
+fn tls_config()
+-> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, rustls::Error> {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+}
+
+/// The reqwest client over `tls`: HTTP/1.1 keep-alive, 10 s per request.
+fn http_with(mut tls: rustls::ClientConfig) -> Result<reqwest::Client, String> {
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| redact(&e.to_string()))
 }

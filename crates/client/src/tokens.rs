@@ -118,7 +118,7 @@ impl Tokens {
 
     /// The outcome of a store operation: a failure is counted, logged once per outage,
     /// and turned into `None` so the caller goes on with what it has.
-    fn store<T>(&self, result: Result<T, ClientError>) -> Option<T> {
+    fn tolerate<T>(&self, result: Result<T, ClientError>) -> Option<T> {
         match result {
             Ok(value) => {
                 if self.store_down.swap(false, Ordering::AcqRel) {
@@ -180,7 +180,7 @@ impl Client {
         if let Some(local) = tokens.local_valid(now) {
             return Ok(local.token.clone());
         }
-        match tokens.store(tokens.store.get(&tokens.key).await) {
+        match tokens.tolerate(tokens.store.get(&tokens.key).await) {
             Some(Some(stored)) if now < stored.expires_at_ms => {
                 let token = stored.token.clone();
                 tokens.local.store(Some(Arc::new(stored)));
@@ -200,6 +200,19 @@ impl Client {
         }
     }
 
+    /// The store's token, when `usable` says so, made this process's copy. `None` when
+    /// the store failed; `Some(None)` when it holds no usable token.
+    async fn adopt_stored(
+        &self,
+        usable: impl Fn(&CachedToken) -> bool,
+    ) -> Option<Option<CachedToken>> {
+        let tokens = &self.0.tokens;
+        let stored = tokens.tolerate(tokens.store.get(&tokens.key).await)?;
+        Some(stored.filter(|t| usable(t)).inspect(|t| {
+            tokens.local.store(Some(Arc::new(t.clone())));
+        }))
+    }
+
     /// Counters of this client's token handling.
     pub fn token_stats(&self) -> TokenStats {
         self.0.tokens.stats()
@@ -215,7 +228,7 @@ impl Client {
                 .local
                 .compare_and_swap(&current, None::<Arc<CachedToken>>);
         }
-        tokens.store(tokens.store.invalidate_if(&tokens.key, failed).await);
+        tokens.tolerate(tokens.store.invalidate_if(&tokens.key, failed).await);
     }
 
     /// Renews the token off the caller's path: one task at a time, while every caller
@@ -231,18 +244,12 @@ impl Client {
             if let Ok(_guard) = tokens.fetch.try_lock() {
                 // Another instance may hold the lease: then its token arrives in the
                 // store, and the next renewal picks it up.
-                let store = &tokens.store;
-                let fresher = tokens
-                    .store(store.get(&tokens.key).await)
-                    .flatten()
-                    .filter(|t| client.now_ms() < t.refresh_at_ms);
-                match fresher {
-                    Some(stored) => tokens.local.store(Some(Arc::new(stored))),
-                    None => {
-                        if let Err(err) = client.fetch_locked(false).await {
-                            tracing::warn!(error = %err, "renewing the access token ahead of expiry failed; the current one stays in use");
-                        }
-                    }
+                let now = client.now_ms();
+                let fresher = client.adopt_stored(|t| now < t.refresh_at_ms).await;
+                if fresher.flatten().is_none()
+                    && let Err(err) = client.fetch_locked(false).await
+                {
+                    tracing::warn!(error = %err, "renewing the access token ahead of expiry failed; the current one stays in use");
                 }
             }
             tokens.renewing.store(false, Ordering::Release);
@@ -268,7 +275,7 @@ impl Client {
             HOLDER.fetch_add(1, Ordering::Relaxed)
         );
         loop {
-            let leased = tokens.store(
+            let leased = tokens.tolerate(
                 tokens
                     .store
                     .try_lease(&tokens.key, &holder, tokens.lease_ttl)
@@ -281,15 +288,13 @@ impl Client {
                 Some(false) => {}
             }
             tokio::time::sleep(LEASE_POLL).await;
-            if let Some(Some(stored)) = tokens.store(tokens.store.get(&tokens.key).await)
-                && self.now_ms() < stored.expires_at_ms
-            {
-                tokens.local.store(Some(Arc::new(stored.clone())));
+            let now = self.now_ms();
+            if let Some(Some(stored)) = self.adopt_stored(|t| now < t.expires_at_ms).await {
                 return Ok(Some(stored));
             }
         }
         let fetched = self.fetch_leased().await;
-        tokens.store(tokens.store.release_lease(&tokens.key, &holder).await);
+        tokens.tolerate(tokens.store.release_lease(&tokens.key, &holder).await);
         fetched.map(Some)
     }
 
@@ -380,7 +385,7 @@ impl Client {
             refresh_at_ms: now + (ahead - jitter).max(0),
         };
         tokens.local.store(Some(Arc::new(cached.clone())));
-        tokens.store(tokens.store.put(&tokens.key, cached.clone()).await);
+        tokens.tolerate(tokens.store.put(&tokens.key, cached.clone()).await);
         Ok(cached)
     }
 

@@ -1,5 +1,7 @@
 //! App messages ([doc 90236](https://developer.work.weixin.qq.com/document/path/90236)).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use wecom_sdk_message::send::{AppMessage, UpdateTemplateCard};
 
@@ -56,9 +58,12 @@ impl MessageApi<'_> {
         message.validate().map_err(|e| invalid(&e, PATH))?;
         // The client's agent is the default; another app's agent is refused (this
         // app's token cannot send for it).
-        let mut message = message.clone();
-        match self.client.agent_id() {
-            Some(agent) if message.agent_id == 0 => message.agent_id = agent,
+        let message = match self.client.agent_id() {
+            Some(agent) if message.agent_id == 0 => {
+                let mut defaulted = message.clone();
+                defaulted.agent_id = agent;
+                Cow::Owned(defaulted)
+            }
             Some(agent) if message.agent_id != agent => {
                 return Err(ClientError::new(
                     Kind::Invalid,
@@ -70,18 +75,17 @@ impl MessageApi<'_> {
                     PATH,
                 ));
             }
-            _ => {}
-        }
+            _ => Cow::Borrowed(message),
+        };
         // The first attempt goes as given; repeats carry `enable_duplicate_check`.
-        let checked = message
-            .clone()
+        let checked = AppMessage::clone(&message)
             .duplicate_check(message.duplicate_check_interval.unwrap_or(1800));
         self.client
             .call(
                 reqwest::Method::POST,
                 PATH,
                 &[],
-                Some(&message),
+                Some(message.as_ref()),
                 Repeat::With(&checked),
             )
             .await
