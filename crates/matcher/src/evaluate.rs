@@ -205,7 +205,8 @@ impl Engine {
         Ok(out)
     }
 
-    /// Per-user limit and cooldown; `None` when the rule may fire. A running cooldown is
+    /// Per-user limit and cooldown; `None` when the rule may fire (the loop calls it only
+    /// for rules that have one or the other). A running cooldown is
     /// checked first, so it never burns a slot of the customer's limit; then the limit
     /// slot is taken, then the cooldown starts. Peeking counts nothing.
     async fn admit(
@@ -215,9 +216,6 @@ impl Engine {
         incoming: &Incoming,
     ) -> Result<Option<Verdict>, StoreError> {
         let (limit, cooldown) = (rule.def.limit, rule.def.cooldown_secs);
-        if limit.is_none() && cooldown.is_none() {
-            return Ok(None);
-        }
         // The key is built only for rules that have a cooldown.
         let cooldown_key = cooldown.map(|_| cooldown_key(rule, incoming));
         if let Some(key) = &cooldown_key
