@@ -71,40 +71,27 @@ impl Api {
     }
 
     async fn get(&self, path_and_query: &str) -> Value {
-        self.http
-            .get(self.url(path_and_query))
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json")
+        answer(self.http.get(self.url(path_and_query))).await
     }
 
     async fn post_raw(&self, path: &str, body: &str) -> Value {
         let sep = if path.contains('?') { '&' } else { '?' };
-        self.http
-            .post(self.url(&format!("{path}{sep}access_token={}", self.token())))
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json")
+        answer(
+            self.http
+                .post(self.url(&format!("{path}{sep}access_token={}", self.token())))
+                .body(body.to_owned()),
+        )
+        .await
     }
 
     /// POSTs with exactly the query given (no token added).
     async fn post_as(&self, path_and_query: &str, body: &Value) -> Value {
-        self.http
-            .post(self.url(path_and_query))
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json")
+        answer(
+            self.http
+                .post(self.url(path_and_query))
+                .body(body.to_string()),
+        )
+        .await
     }
 
     async fn post(&self, path: &str, body: &Value) -> Value {
@@ -117,16 +104,19 @@ impl Api {
             .mime_str("application/octet-stream")
             .unwrap();
         let form = reqwest::multipart::Form::new().part("media", part);
-        self.http
-            .post(self.url(path_and_query))
-            .multipart(form)
-            .send()
-            .await
-            .expect("answers")
-            .json()
-            .await
-            .expect("json")
+        answer(self.http.post(self.url(path_and_query)).multipart(form)).await
     }
+}
+
+/// Sends `request` and reads WeCom's JSON answer.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json")
 }
 
 fn code(v: &Value) -> i64 {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::state::{
-    ApiError, ApiResult, Media, State, TokenInfo, check_content, ok_with, required, str_field,
+    ApiError, ApiResult, State, TokenInfo, check_content, ok_with, required, str_field,
 };
 use super::{ApiRequest, Upload};
 
@@ -205,14 +205,7 @@ fn is_jpg_or_png(filename: &str) -> bool {
 
 fn store(state: &mut State, upload: &Upload) -> String {
     let media_id = state.next_id("SIMMEDIA");
-    state.media.insert(
-        media_id.clone(),
-        Media {
-            filename: upload.filename.clone(),
-            content_type: upload.content_type.clone(),
-            bytes: upload.bytes.clone(),
-        },
-    );
+    state.media.insert(media_id.clone(), upload.clone());
     media_id
 }
 
@@ -256,7 +249,7 @@ pub(crate) fn media_uploadimg(state: &mut State, req: &ApiRequest) -> ApiResult 
 }
 
 /// `GET /cgi-bin/media/get?media_id=…`: the bytes, or 40007 as JSON.
-pub(crate) fn media_get(state: &State, req: &ApiRequest) -> Result<Media, ApiError> {
+pub(crate) fn media_get(state: &State, req: &ApiRequest) -> Result<Upload, ApiError> {
     let id = req.query_value("media_id").unwrap_or_default();
     state
         .media

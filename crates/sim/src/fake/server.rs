@@ -275,7 +275,7 @@ async fn cgi(AxumState(ctx): AxumState<Ctx>, req: Request) -> Response {
 
 enum Answer {
     Json(Value),
-    Media(super::state::Media),
+    Media(Upload),
 }
 
 fn answer(
@@ -322,7 +322,7 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::new(47001, "data format error: the body is not a JSON object"))
 }
 
-fn media_response(m: super::state::Media) -> Response {
+fn media_response(m: Upload) -> Response {
     let mut response = Response::new(Body::from(m.bytes));
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&m.content_type) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::config::{Customer, FakeConfig, GroupChat, Staff, TagGroup};
 use super::faults::Faults;
 use super::kf::KfState;
-use super::{Call, SentMessage};
+use super::{Call, SentMessage, Upload};
 
 /// A WeCom error answer: `{"errcode": code, "errmsg": msg}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,14 +35,6 @@ pub(crate) struct TokenInfo {
     pub(crate) expires_at: SystemTime,
 }
 
-/// A stored upload.
-#[derive(Debug, Clone)]
-pub(crate) struct Media {
-    pub(crate) filename: String,
-    pub(crate) content_type: String,
-    pub(crate) bytes: bytes::Bytes,
-}
-
 /// Everything the fake remembers; one lock around it (a fake serves tests, not load).
 #[derive(Debug)]
 pub(crate) struct State {
@@ -57,7 +49,8 @@ pub(crate) struct State {
     pub(crate) faults: Faults,
     /// Requests whose connection a fault closed unanswered.
     pub(crate) dropped: u64,
-    pub(crate) media: HashMap<String, Media>,
+    /// Uploads by media id.
+    pub(crate) media: HashMap<String, Upload>,
     /// Robot sends per key in the last minute.
     pub(crate) robot_sends: HashMap<String, VecDeque<SystemTime>>,
     pub(crate) contact_ways: HashMap<String, Value>,
