@@ -263,10 +263,21 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         } else if !seen.insert(rule.id.as_str()) {
             fail("id", format!("duplicate id {:?}", rule.id));
         }
-        if rule.keywords.is_empty() && !rule.fallback && rule.intent.is_none() {
+        if rule.event.is_some() {
+            if !rule.keywords.is_empty() || rule.fallback || rule.intent.is_some() {
+                fail(
+                    "event",
+                    "an event rule fires on its event only: remove its keywords, fallback or intent"
+                        .into(),
+                );
+            }
+            if rule.event.as_ref().is_some_and(|e| e.name.trim().is_empty()) {
+                fail("event", "the event name is empty".into());
+            }
+        } else if rule.keywords.is_empty() && !rule.fallback && rule.intent.is_none() {
             fail(
                 "keywords",
-                "no keywords (add one, or make it a fallback or intent rule)".into(),
+                "no keywords (add one, or make it a fallback, intent or event rule)".into(),
             );
         }
         let mut regexes = Vec::with_capacity(rule.keywords.len());
@@ -459,6 +470,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
     let mut builder = IndexBuilder::default();
     let mut fallbacks = Vec::new();
     let mut intents: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut events: HashMap<String, Vec<u32>> = HashMap::new();
     for &i in &by_rank {
         let rule = &compiled[i as usize];
         for (k, kw) in rule.def.keywords.iter().enumerate() {
@@ -474,6 +486,9 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         if let Some(intent) = &rule.def.intent {
             intents.entry(intent.clone()).or_default().push(i);
         }
+        if let Some(event) = &rule.def.event {
+            events.entry(event.name.clone()).or_default().push(i);
+        }
     }
     let index = builder
         .build()
@@ -483,6 +498,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         index,
         fallbacks,
         intents,
+        events,
         normalizer,
         filter: SensitiveFilter::new(&b.sensitive_words),
         block_incoming: b.block_incoming,

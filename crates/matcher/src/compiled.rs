@@ -109,6 +109,11 @@ impl CompiledRule {
         if !d.enabled {
             return Some(Verdict::Disabled);
         }
+        if let (Some(trigger), Some((_, key))) = (&d.event, &incoming.event)
+            && trigger.key.as_ref().is_some_and(|k| k != key)
+        {
+            return Some(Verdict::OutOfScope("event key"));
+        }
         let s = &d.scope;
         if !s.chats.is_empty()
             && !incoming
@@ -192,6 +197,8 @@ pub struct RuleSet {
     pub(crate) index: KeywordIndex,
     pub(crate) fallbacks: Vec<u32>,
     pub(crate) intents: HashMap<String, Vec<u32>>,
+    /// Event rules by event name, in rank order.
+    pub(crate) events: HashMap<String, Vec<u32>>,
     pub(crate) normalizer: Normalizer,
     pub(crate) filter: SensitiveFilter,
     pub(crate) block_incoming: bool,

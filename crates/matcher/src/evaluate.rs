@@ -64,14 +64,21 @@ pub(crate) struct Scan {
     clean: Option<String>,
     blocked: bool,
     keywords: Vec<KwRef>,
+    /// The event's name, when the message is an event: only its rules are candidates.
+    event: Option<String>,
 }
 
 impl Scan {
     /// Normalizes `incoming`'s text and finds its keyword matches in `set`.
     pub(crate) fn new(set: Arc<RuleSet>, incoming: &Incoming, now: Timestamp) -> Self {
+        let event = incoming.event.as_ref().map(|(name, _)| name.clone());
         let (folded, clean) = set.normalize(&incoming.text);
         let blocked = set.block_incoming && set.filter.is_flagged(&folded);
-        let keywords = set.keyword_candidates(&folded, clean.as_deref());
+        let keywords = if event.is_some() {
+            Vec::new()
+        } else {
+            set.keyword_candidates(&folded, clean.as_deref())
+        };
         Self {
             set,
             now,
@@ -79,6 +86,7 @@ impl Scan {
             clean,
             blocked,
             keywords,
+            event,
         }
     }
 
@@ -94,7 +102,14 @@ impl Scan {
         stages: Stages<'_>,
     ) -> impl Iterator<Item = (u32, Option<u16>)> + 's {
         let none: &[u32] = &[];
-        let (keywords, rest): (&[KwRef], &[u32]) = match stages {
+        let (keywords, rest): (&[KwRef], &[u32]) = match (stages, &self.event) {
+            // An event reaches its own rules only: never keywords, fallbacks or intents.
+            (Stages::All | Stages::Keywords, Some(name)) => (
+                &[],
+                self.set.events.get(name).map_or(none, Vec::as_slice),
+            ),
+            (_, Some(_)) => (&[], none),
+            (stages, None) => match stages {
             Stages::All => (&self.keywords, &self.set.fallbacks),
             Stages::Keywords => (&self.keywords, none),
             Stages::Fallback => (&[], &self.set.fallbacks),
@@ -105,6 +120,7 @@ impl Scan {
                     .get(&intent.name)
                     .map_or(none, Vec::as_slice),
             ),
+            },
         };
         keywords
             .iter()
@@ -150,7 +166,8 @@ impl Engine {
         let set = &scan.set;
         for (index, keyword) in scan.candidates(stages) {
             let rule = &set.rules[index as usize];
-            let is_fallback = keyword.is_none() && !matches!(stages, Stages::Intent(_));
+            let is_fallback =
+                keyword.is_none() && scan.event.is_none() && !matches!(stages, Stages::Intent(_));
             if is_fallback && !out.hits.is_empty() {
                 break; // fallbacks answer only when nothing else did
             }

@@ -63,6 +63,8 @@ pub struct Incoming {
     pub(crate) nickname: Option<String>,
     pub(crate) customer: CustomerKind,
     pub(crate) attrs: BTreeMap<String, String>,
+    /// An event (name, key) instead of text.
+    pub(crate) event: Option<(String, String)>,
 }
 
 impl Incoming {
@@ -73,6 +75,40 @@ impl Incoming {
             text: text.into(),
             ..Self::default()
         }
+    }
+
+    /// An event from `user_id` instead of text: `name` and `key` as in
+    /// [`EventTrigger`](crate::EventTrigger) (`("click", "MENU_HOURS")`,
+    /// `("add_external_contact", state)`, `("enter_agent", "")`). Only rules with a
+    /// matching `event` answer it — never keyword or fallback rules.
+    ///
+    /// ```
+    /// use wecom_sdk_matcher::{Engine, Incoming, Rule, RuleSet};
+    /// let rules = RuleSet::new([
+    ///     Rule::new("menu-hours", "菜单：营业时间").on_event_key("click", "MENU_HOURS").reply("9:00–21:00"),
+    ///     Rule::new("fallback", "兜底").fallback().reply("收到"),
+    /// ])?;
+    /// let engine = Engine::new(rules);
+    /// let hit = engine.find(&Incoming::event("zhangsan", "click", "MENU_HOURS")).expect("the menu rule");
+    /// assert_eq!(hit.rule_id(), "menu-hours");
+    /// assert!(engine.find(&Incoming::event("zhangsan", "click", "MENU_OTHER")).is_none());
+    /// # Ok::<(), wecom_sdk_matcher::RuleSetError>(())
+    /// ```
+    pub fn event(
+        user_id: impl Into<String>,
+        name: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Self {
+        Self {
+            user_id: user_id.into(),
+            event: Some((name.into(), key.into())),
+            ..Self::default()
+        }
+    }
+
+    /// The event's name and key, when this is an event.
+    pub fn event_name_key(&self) -> Option<(&str, &str)> {
+        self.event.as_ref().map(|(n, k)| (n.as_str(), k.as_str()))
     }
 
     /// The group chat it was sent in.

@@ -83,7 +83,7 @@ pub use normalize::Normalizer;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisCounterStore;
 pub use rule::{
-    Action, Audience, DateRange, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
+    Action, Audience, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
     TriggerLimit, Variant, Window, parse_days, parse_time,
 };
 

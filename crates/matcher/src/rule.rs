@@ -289,6 +289,23 @@ pub enum Action {
     },
 }
 
+/// The event a rule answers: rules fire on events only through this, and an event never
+/// reaches keyword or fallback rules.
+///
+/// Names are WeCom's: the `Event` value (`click`, `enter_agent`, `subscribe`,
+/// `scancode_push`, `template_card_event`, …) or, for the customer-contact events, the
+/// `ChangeType` (`add_external_contact`, `del_follow_user`, …) and for a customer group's
+/// members the `UpdateDetail` (`add_member`, `del_member`). The key is the event's
+/// `EventKey` (a menu button), the contact way's `State` (a customer added), or the
+/// `ChatId` (a group); a trigger without a key takes every key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTrigger {
+    /// The event name.
+    pub name: String,
+    /// The key it must carry, if any.
+    pub key: Option<String>,
+}
+
 /// A per-user trigger limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TriggerLimit {
@@ -346,6 +363,8 @@ pub struct Rule {
     pub limit: Option<TriggerLimit>,
     /// Per-chat (or per-user outside chats) cooldown in seconds.
     pub cooldown_secs: Option<u64>,
+    /// The event it answers instead of text (see [`EventTrigger`]).
+    pub event: Option<EventTrigger>,
     /// The reply.
     pub reply: ReplySpec,
     /// Actions.
@@ -373,10 +392,32 @@ impl Rule {
             audience: Audience::default(),
             limit: None,
             cooldown_secs: None,
+            event: None,
             reply: ReplySpec::None,
             actions: Vec::new(),
             stop: true,
         }
+    }
+
+    /// Fires on the event `name` (any key) instead of text: `on_event("enter_agent")`.
+    #[must_use]
+    pub fn on_event(mut self, name: impl Into<String>) -> Self {
+        self.event = Some(EventTrigger {
+            name: name.into(),
+            key: None,
+        });
+        self
+    }
+
+    /// Fires on the event `name` carrying `key`: a menu button is
+    /// `on_event_key("click", "MENU_HOURS")`.
+    #[must_use]
+    pub fn on_event_key(mut self, name: impl Into<String>, key: impl Into<String>) -> Self {
+        self.event = Some(EventTrigger {
+            name: name.into(),
+            key: Some(key.into()),
+        });
+        self
     }
 
     /// The id.

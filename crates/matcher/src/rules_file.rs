@@ -11,7 +11,7 @@ use crate::compiled::RuleSet;
 use crate::error::{RuleError, RuleSetError};
 use crate::incoming::{Channel, CustomerKind};
 use crate::rule::{
-    Action, Audience, DateRange, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
+    Action, EventTrigger, Audience, DateRange, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
     TriggerLimit, Variant, Window, parse_days, parse_time,
 };
 
@@ -358,6 +358,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
         "explore",
         "actions",
         "continue",
+        "event",
     ])?;
     let id = o.required("id")?;
     let mut r = Rule::new(id.clone(), o.string("name")?.unwrap_or(id));
@@ -376,6 +377,22 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
     };
     r.intent = o.string("intent")?;
     r.fallback = o.bool("fallback")?.unwrap_or(false);
+    r.event = match o.get("event") {
+        None => None,
+        // `event = "enter_agent"`, or `event = { name = "click", key = "MENU_HOURS" }`.
+        Some(Value::String(name)) => Some(EventTrigger {
+            name: name.clone(),
+            key: None,
+        }),
+        Some(v) => {
+            let e = Obj::new(v, &owner, "event")?;
+            e.known(&["name", "key"])?;
+            Some(EventTrigger {
+                name: e.required("name")?,
+                key: e.string("key")?,
+            })
+        }
+    };
     match o.get("schedule") {
         None => {}
         Some(Value::String(name)) => r.schedule_ref = Some(name.clone()),
