@@ -418,3 +418,56 @@ fn an_unusable_base_url_fails_at_build() {
         assert_eq!(err.kind(), &Kind::Config, "{url}");
     }
 }
+
+#[tokio::test]
+async fn profiles_and_the_welcome_message() {
+    let fake = FakeWeCom::start(
+        FakeConfig::new("ww1")
+            .secret("s")
+            .agent(1_000_002)
+            .staff("zhangsan", "张三")
+            .customer("zhangsan", "wmLiLei", "李雷"),
+    )
+    .await
+    .unwrap();
+    let c = client(&fake);
+    let member = c.user().get("zhangsan").await.unwrap();
+    assert_eq!(
+        (member.userid.as_str(), member.name.as_str()),
+        ("zhangsan", "张三")
+    );
+    let err = c.user().get("nobody").await.unwrap_err();
+    assert_eq!(err.errcode(), Some(60111));
+
+    let customer = c.external_contact().get("wmLiLei").await.unwrap();
+    assert_eq!(customer.external_contact.name, "李雷");
+    assert_eq!(customer.follow_user[0].userid, "zhangsan");
+
+    let welcome = wecom_sdk_message::send::WelcomeMsg::new("WC1").text("欢迎！新人指南在这里");
+    c.external_contact()
+        .send_welcome_msg(&welcome)
+        .await
+        .unwrap();
+    let sent = fake.sent_messages();
+    assert_eq!(sent[0].to, "welcome:WC1");
+    assert_eq!(sent[0].text().as_deref(), Some("欢迎！新人指南在这里"));
+    // A welcome code works once, and a failed welcome is never repeated.
+    let again = c
+        .external_contact()
+        .send_welcome_msg(&welcome)
+        .await
+        .unwrap_err();
+    assert_eq!(again.errcode(), Some(40058));
+    assert_eq!(
+        fake.calls_to("/cgi-bin/externalcontact/send_welcome_msg")
+            .len(),
+        2
+    );
+    // Empty welcomes never leave.
+    let empty = c
+        .external_contact()
+        .send_welcome_msg(&wecom_sdk_message::send::WelcomeMsg::new("WC2"))
+        .await
+        .unwrap_err();
+    assert_eq!(*empty.kind(), Kind::Invalid);
+}

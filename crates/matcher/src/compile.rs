@@ -271,7 +271,11 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                         .into(),
                 );
             }
-            if rule.event.as_ref().is_some_and(|e| e.name.trim().is_empty()) {
+            if rule
+                .event
+                .as_ref()
+                .is_some_and(|e| e.name.trim().is_empty())
+            {
                 fail("event", "the event name is empty".into());
             }
         } else if rule.keywords.is_empty() && !rule.fallback && rule.intent.is_none() {

@@ -104,22 +104,21 @@ impl Scan {
         let none: &[u32] = &[];
         let (keywords, rest): (&[KwRef], &[u32]) = match (stages, &self.event) {
             // An event reaches its own rules only: never keywords, fallbacks or intents.
-            (Stages::All | Stages::Keywords, Some(name)) => (
-                &[],
-                self.set.events.get(name).map_or(none, Vec::as_slice),
-            ),
+            (Stages::All | Stages::Keywords, Some(name)) => {
+                (&[], self.set.events.get(name).map_or(none, Vec::as_slice))
+            }
             (_, Some(_)) => (&[], none),
             (stages, None) => match stages {
-            Stages::All => (&self.keywords, &self.set.fallbacks),
-            Stages::Keywords => (&self.keywords, none),
-            Stages::Fallback => (&[], &self.set.fallbacks),
-            Stages::Intent(intent) => (
-                &[],
-                self.set
-                    .intents
-                    .get(&intent.name)
-                    .map_or(none, Vec::as_slice),
-            ),
+                Stages::All => (&self.keywords, &self.set.fallbacks),
+                Stages::Keywords => (&self.keywords, none),
+                Stages::Fallback => (&[], &self.set.fallbacks),
+                Stages::Intent(intent) => (
+                    &[],
+                    self.set
+                        .intents
+                        .get(&intent.name)
+                        .map_or(none, Vec::as_slice),
+                ),
             },
         };
         keywords

@@ -11,8 +11,8 @@ use crate::compiled::RuleSet;
 use crate::error::{RuleError, RuleSetError};
 use crate::incoming::{Channel, CustomerKind};
 use crate::rule::{
-    Action, EventTrigger, Audience, DateRange, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule, Scope,
-    TriggerLimit, Variant, Window, parse_days, parse_time,
+    Action, Audience, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule,
+    Scope, TriggerLimit, Variant, Window, parse_days, parse_time,
 };
 
 type Res<T> = Result<T, RuleError>;

@@ -41,10 +41,14 @@ fn engine() -> Engine {
 #[test]
 fn a_menu_click_fires_the_rule_of_its_key_then_the_catch_all() {
     let e = engine();
-    let hit = e.find(&Incoming::event("u", "click", "MENU_HOURS")).unwrap();
+    let hit = e
+        .find(&Incoming::event("u", "click", "MENU_HOURS"))
+        .unwrap();
     assert_eq!(hit.rule_id(), "menu-hours");
     assert_eq!(hit.text().as_deref(), Some("我们 9:00–21:00 营业。"));
-    let other = e.find(&Incoming::event("u", "click", "MENU_PRICES")).unwrap();
+    let other = e
+        .find(&Incoming::event("u", "click", "MENU_PRICES"))
+        .unwrap();
     assert_eq!(other.rule_id(), "any-click");
 }
 
@@ -52,7 +56,10 @@ fn a_menu_click_fires_the_rule_of_its_key_then_the_catch_all() {
 fn an_event_no_rule_names_never_reaches_the_fallback() {
     let e = engine();
     assert!(e.find(&Incoming::event("u", "enter_agent", "")).is_none());
-    assert!(e.find_fallback(&Incoming::event("u", "enter_agent", "")).is_none());
+    assert!(
+        e.find_fallback(&Incoming::event("u", "enter_agent", ""))
+            .is_none()
+    );
     let explained = e.explain(&Incoming::event("u", "enter_agent", ""));
     assert!(explained.candidates.is_empty());
 }
@@ -88,21 +95,26 @@ fn an_event_rule_with_keywords_is_refused_naming_the_field() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("rule 'x'") && err.contains("event"), "{err}");
-    let err = RuleSet::from_toml_str("[[rules]]\nid = \"y\"\nevent = { key = \"K\" }\nreply = \"r\"\n")
-        .unwrap_err()
-        .to_string();
+    let err =
+        RuleSet::from_toml_str("[[rules]]\nid = \"y\"\nevent = { key = \"K\" }\nreply = \"r\"\n")
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("name") && err.contains("required"), "{err}");
 }
 
 #[test]
 fn builder_event_rules_match_like_file_rules() {
-    let rules = RuleSet::new([
-        Rule::new("join", "入群欢迎")
-            .on_event_key("add_member", "wrChat1")
-            .reply("欢迎入群"),
-    ])
+    let rules = RuleSet::new([Rule::new("join", "入群欢迎")
+        .on_event_key("add_member", "wrChat1")
+        .reply("欢迎入群")])
     .unwrap();
     let e = Engine::new(rules);
-    assert!(e.find(&Incoming::event("sys", "add_member", "wrChat1")).is_some());
-    assert!(e.find(&Incoming::event("sys", "add_member", "wrChat2")).is_none());
+    assert!(
+        e.find(&Incoming::event("sys", "add_member", "wrChat1"))
+            .is_some()
+    );
+    assert!(
+        e.find(&Incoming::event("sys", "add_member", "wrChat2"))
+            .is_none()
+    );
 }

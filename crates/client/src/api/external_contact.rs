@@ -4,10 +4,68 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use wecom_sdk_message::send::MsgTemplate;
+use wecom_sdk_message::send::{MsgTemplate, WelcomeMsg};
 
 use crate::Client;
 use crate::error::{ClientError, Kind};
+
+/// A customer as `externalcontact/get` returns them: who they are and each member who
+/// has them, with that member's tags for them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[non_exhaustive]
+pub struct CustomerDetail {
+    /// `external_contact`.
+    pub external_contact: ExternalContact,
+    /// `follow_user`: the members who added the customer.
+    #[serde(default)]
+    pub follow_user: Vec<FollowUser>,
+}
+
+/// `external_contact`: the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[non_exhaustive]
+pub struct ExternalContact {
+    /// `external_userid`.
+    pub external_userid: String,
+    /// `name`: the WeChat nickname.
+    #[serde(default)]
+    pub name: String,
+    /// `type`: 1 WeChat user, 2 WeCom user.
+    #[serde(rename = "type", default)]
+    pub kind: u8,
+}
+
+/// One member who has the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[non_exhaustive]
+pub struct FollowUser {
+    /// `userid`: the member.
+    pub userid: String,
+    /// `remark`: the member's note for the customer.
+    #[serde(default)]
+    pub remark: String,
+    /// `createtime`: when the member added the customer (Unix seconds).
+    #[serde(default)]
+    pub createtime: i64,
+    /// `tags`: the customer's tags as this member sees them.
+    #[serde(default)]
+    pub tags: Vec<CustomerTag>,
+}
+
+/// A customer tag on a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[non_exhaustive]
+pub struct CustomerTag {
+    /// `tag_id` (corp tags).
+    #[serde(default)]
+    pub tag_id: String,
+    /// `tag_name`.
+    #[serde(default)]
+    pub tag_name: String,
+    /// `group_name`.
+    #[serde(default)]
+    pub group_name: String,
+}
 
 /// A contact way (`add_contact_way` / `update_contact_way`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -224,6 +282,35 @@ impl ExternalContactApi<'_> {
                 &json!({ "config_id": config_id }),
             )
             .await?;
+        Ok(())
+    }
+
+    /// A customer, with the members who have them and their tags.
+    ///
+    /// # Errors
+    /// API errors (40096 for an unknown external user id).
+    pub async fn get(&self, external_userid: &str) -> Result<CustomerDetail, ClientError> {
+        self.client
+            .get(
+                "/cgi-bin/externalcontact/get",
+                &[("external_userid", external_userid)],
+            )
+            .await
+    }
+
+    /// Sends the welcome message for a customer just added, with the `WelcomeCode` of
+    /// the `add_external_contact` event (valid 20 seconds, single use: never repeated
+    /// on a failure, a second use is refused by WeCom).
+    ///
+    /// # Errors
+    /// [`Kind::Invalid`] before any request when a limit is broken; API errors (41051
+    /// for a used or expired code).
+    pub async fn send_welcome_msg(&self, message: &WelcomeMsg) -> Result<(), ClientError> {
+        const PATH: &str = "/cgi-bin/externalcontact/send_welcome_msg";
+        message
+            .validate()
+            .map_err(|e| ClientError::new(Kind::Invalid, None, e.to_string(), PATH))?;
+        let _: serde_json::Value = self.client.post(PATH, message).await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ pub mod external_contact;
 pub mod kf;
 pub mod media;
 pub mod message;
+pub mod user;
 
 use crate::Client;
 
@@ -27,6 +28,11 @@ impl Client {
     /// Media: uploads (checked first), permanent images, downloads.
     pub fn media(&self) -> media::MediaApi<'_> {
         media::MediaApi { client: self }
+    }
+
+    /// Members: `user/get`.
+    pub fn user(&self) -> user::UserApi<'_> {
+        user::UserApi { client: self }
     }
 
     /// 微信客服: `kf/sync_msg`, `kf/send_msg`, `kf/send_msg_on_event`, `kf/service_state/*`.

@@ -207,7 +207,6 @@ impl MsgTemplate {
         if let Some(text) = &self.text {
             limits::required_bytes("text.content", &text.content, 4000)?;
         }
-        limits::count("attachments", self.attachments.len(), 0, 9)?;
         match self.chat_type {
             ChatType::Single => {
                 limits::count("external_userid", self.external_userid.len(), 0, 10_000)?;
@@ -217,33 +216,106 @@ impl MsgTemplate {
                 limits::count("external_userid", self.external_userid.len(), 0, 0)?;
             }
         }
-        for (i, a) in self.attachments.iter().enumerate() {
-            let f = |n: &str| format!("attachments[{i}].{n}");
-            match a {
-                Attachment::Image { image } => {
-                    if image.media_id.is_none() == image.pic_url.is_none() {
-                        return Err(LimitError::new(
-                            f("image"),
-                            Limit::Invalid("set exactly one of media_id and pic_url"),
-                        ));
-                    }
-                }
-                Attachment::Link { link } => {
-                    limits::required_bytes(&f("link.title"), &link.title, 128)?;
-                    limits::opt_bytes(&f("link.desc"), link.desc.as_deref(), 512)?;
-                    limits::required_bytes(&f("link.url"), &link.url, 2048)?;
-                }
-                Attachment::Miniprogram { miniprogram } => {
-                    limits::required_bytes(&f("miniprogram.title"), &miniprogram.title, 64)?;
-                    limits::non_empty(&f("miniprogram.pic_media_id"), &miniprogram.pic_media_id)?;
-                    limits::non_empty(&f("miniprogram.appid"), &miniprogram.appid)?;
-                    limits::non_empty(&f("miniprogram.page"), &miniprogram.page)?;
-                }
-                Attachment::Video { video: m } | Attachment::File { file: m } => {
-                    limits::non_empty(&f("media_id"), &m.media_id)?;
+        validate_attachments(&self.attachments)
+    }
+}
+
+/// The body of `externalcontact/send_welcome_msg`: the welcome message for a customer
+/// just added, sent with the event's `WelcomeCode` (valid 20 seconds, single use).
+///
+/// ```
+/// use wecom_sdk_message::send::{Attachment, WelcomeMsg};
+/// let w = WelcomeMsg::new("WELCOMECODE")
+///     .text("欢迎！这是新人指南 👇")
+///     .attachment(Attachment::link("新人指南", "https://example.com/guide"));
+/// w.validate()?;
+/// assert_eq!(serde_json::to_value(&w)?["welcome_code"], "WELCOMECODE");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[non_exhaustive]
+pub struct WelcomeMsg {
+    /// `welcome_code` from the `add_external_contact` event.
+    pub welcome_code: String,
+    /// `text{content}` (≤ 4000 bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<TemplateText>,
+    /// `attachments` (≤ 9).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+impl WelcomeMsg {
+    /// A welcome message for the event's `WelcomeCode`.
+    pub fn new(welcome_code: impl Into<String>) -> Self {
+        Self {
+            welcome_code: welcome_code.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the text.
+    #[must_use]
+    pub fn text(mut self, content: impl Into<String>) -> Self {
+        self.text = Some(TemplateText {
+            content: content.into(),
+        });
+        self
+    }
+
+    /// Adds an attachment.
+    #[must_use]
+    pub fn attachment(mut self, attachment: Attachment) -> Self {
+        self.attachments.push(attachment);
+        self
+    }
+
+    /// Checks WeCom's limits.
+    ///
+    /// # Errors
+    /// An empty welcome code, neither text nor attachments, text over 4000 bytes, more
+    /// than 9 attachments, an attachment over its limits.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        limits::non_empty("welcome_code", &self.welcome_code)?;
+        if self.text.is_none() && self.attachments.is_empty() {
+            return Err(LimitError::new("text", Limit::Empty));
+        }
+        if let Some(text) = &self.text {
+            limits::required_bytes("text.content", &text.content, 4000)?;
+        }
+        validate_attachments(&self.attachments)
+    }
+}
+
+/// Up to 9 attachments, each within its limits.
+fn validate_attachments(attachments: &[Attachment]) -> Result<(), LimitError> {
+    limits::count("attachments", attachments.len(), 0, 9)?;
+    for (i, a) in attachments.iter().enumerate() {
+        let f = |n: &str| format!("attachments[{i}].{n}");
+        match a {
+            Attachment::Image { image } => {
+                if image.media_id.is_none() == image.pic_url.is_none() {
+                    return Err(LimitError::new(
+                        f("image"),
+                        Limit::Invalid("set exactly one of media_id and pic_url"),
+                    ));
                 }
             }
+            Attachment::Link { link } => {
+                limits::required_bytes(&f("link.title"), &link.title, 128)?;
+                limits::opt_bytes(&f("link.desc"), link.desc.as_deref(), 512)?;
+                limits::required_bytes(&f("link.url"), &link.url, 2048)?;
+            }
+            Attachment::Miniprogram { miniprogram } => {
+                limits::required_bytes(&f("miniprogram.title"), &miniprogram.title, 64)?;
+                limits::non_empty(&f("miniprogram.pic_media_id"), &miniprogram.pic_media_id)?;
+                limits::non_empty(&f("miniprogram.appid"), &miniprogram.appid)?;
+                limits::non_empty(&f("miniprogram.page"), &miniprogram.page)?;
+            }
+            Attachment::Video { video: m } | Attachment::File { file: m } => {
+                limits::non_empty(&f("media_id"), &m.media_id)?;
+            }
         }
-        Ok(())
     }
+    Ok(())
 }

@@ -17,7 +17,7 @@ pub use app::{
 };
 pub use customer::{
     Attachment, AttachmentImage, AttachmentLink, AttachmentMiniprogram, ChatType, MediaRef,
-    MsgTemplate, TemplateText,
+    MsgTemplate, TemplateText, WelcomeMsg,
 };
 pub use kf::{
     KfContent, KfEventMessage, KfLink, KfLocation, KfMessage, KfMiniprogram, MenuItem, MsgMenu,

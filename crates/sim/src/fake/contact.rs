@@ -340,3 +340,50 @@ pub(crate) fn add_msg_template(state: &mut State, req: &ApiRequest) -> ApiResult
     let msgid = state.next_id("simtpl");
     Ok(ok_with(json!({"fail_list": fail, "msgid": msgid})))
 }
+
+/// `POST /cgi-bin/externalcontact/send_welcome_msg`: the welcome message of a customer
+/// just added; each `welcome_code` works once (40058 on reuse); text ≤ 4000 bytes,
+/// ≤ 9 attachments, not both empty (44004). Recorded with `to` = `welcome:<code>`.
+pub(crate) fn send_welcome_msg(state: &mut State, req: &ApiRequest) -> ApiResult {
+    let body = &req.body;
+    let code = required(body, "welcome_code")?.to_owned();
+    let text = body
+        .pointer("/text/content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let attachments = body.get("attachments").and_then(Value::as_array);
+    if text.is_empty() && attachments.is_none_or(Vec::is_empty) {
+        return Err(ApiError::new(
+            44004,
+            "empty content: text and attachments are both empty",
+        ));
+    }
+    if text.len() > 4000 {
+        return Err(ApiError::new(
+            45002,
+            "content size out of limit: text at most 4000 bytes",
+        ));
+    }
+    if attachments.is_some_and(|a| a.len() > 9) {
+        return Err(ApiError::new(
+            40058,
+            "invalid parameter: at most 9 attachments",
+        ));
+    }
+    if !state.used_welcome_codes.insert(code.clone()) {
+        return Err(ApiError::new(
+            40058,
+            "invalid parameter: welcome_code already used",
+        ));
+    }
+    let msgtype = if text.is_empty() {
+        attachments
+            .and_then(|a| a.first())
+            .map(|a| str_field(a, "msgtype").to_owned())
+            .unwrap_or_default()
+    } else {
+        "text".to_owned()
+    };
+    state.record_sent_as(&req.path, format!("welcome:{code}"), msgtype, body);
+    Ok(ok_with(json!({})))
+}

@@ -149,6 +149,7 @@ fn endpoint(path: &str) -> Option<(Endpoint, bool)> {
         "/cgi-bin/externalcontact/groupchat/list" => (contact::groupchat_list, true),
         "/cgi-bin/externalcontact/groupchat/get" => (contact::groupchat_get, true),
         "/cgi-bin/externalcontact/add_msg_template" => (contact::add_msg_template, true),
+        "/cgi-bin/externalcontact/send_welcome_msg" => (contact::send_welcome_msg, true),
         "/cgi-bin/kf/sync_msg" => (kf::sync_msg, true),
         "/cgi-bin/kf/send_msg" => (kf::send_msg, true),
         "/cgi-bin/kf/send_msg_on_event" => (kf::send_msg_on_event, true),

@@ -56,6 +56,8 @@ pub(crate) struct State {
     pub(crate) contact_ways: HashMap<String, Value>,
     /// `msgid`s `message/send` handed out (for recall).
     pub(crate) issued_msgids: HashSet<String>,
+    /// Welcome codes `send_welcome_msg` has used (each is single use).
+    pub(crate) used_welcome_codes: HashSet<String>,
     pub(crate) staff: Vec<Staff>,
     pub(crate) customers: Vec<Customer>,
     pub(crate) tag_groups: Vec<TagGroup>,
@@ -84,6 +86,7 @@ impl State {
             robot_sends: HashMap::new(),
             contact_ways: HashMap::new(),
             issued_msgids: HashSet::new(),
+            used_welcome_codes: HashSet::new(),
             kf,
             serial: 0,
         }
@@ -149,6 +152,11 @@ impl State {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        self.record_sent_as(path, to, msgtype, body);
+    }
+
+    /// Records a sent message whose body names no `msgtype` (a welcome message).
+    pub(crate) fn record_sent_as(&mut self, path: &str, to: String, msgtype: String, body: &Value) {
         let at = self.now();
         self.sent.push(SentMessage {
             path: path.to_owned(),
