@@ -181,6 +181,10 @@ fn compile_part(part: &Part) -> Result<CompiledPart, String> {
             media_id: media_id.clone(),
             name: name.clone(),
         },
+        Part::LocalFile { path, name } => CompiledPart::LocalFile {
+            path: path.clone(),
+            name: name.clone(),
+        },
         Part::MiniProgram {
             appid,
             pagepath,

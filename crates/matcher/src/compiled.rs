@@ -40,6 +40,10 @@ pub(crate) enum CompiledPart {
         media_id: String,
         name: Option<String>,
     },
+    LocalFile {
+        path: String,
+        name: Option<String>,
+    },
     MiniProgram {
         appid: String,
         pagepath: String,
@@ -63,7 +67,7 @@ impl CompiledPart {
                 ..
             } => (Some(title), description.as_ref(), Some(url)),
             Self::MiniProgram { title, .. } => (Some(title), None, None),
-            Self::Image { .. } | Self::File { .. } => (None, None, None),
+            Self::Image { .. } | Self::File { .. } | Self::LocalFile { .. } => (None, None, None),
         };
         a.into_iter().chain(b).chain(c)
     }

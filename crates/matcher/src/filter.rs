@@ -16,7 +16,7 @@ use crate::normalize::Normalizer;
 /// assert_eq!(filter.mask("找人刷单"), "找人**");
 /// assert_eq!(filter.find("刷单和代开发票"), ["刷单", "代开发票"]);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SensitiveFilter {
     words: Vec<String>,
     automaton: Option<AhoCorasick>,

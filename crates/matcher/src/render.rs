@@ -85,6 +85,10 @@ impl RuleSet {
                     media_id: media_id.clone(),
                     name: name.clone(),
                 },
+                CompiledPart::LocalFile { path, name } => Part::LocalFile {
+                    path: path.clone(),
+                    name: name.clone(),
+                },
                 CompiledPart::MiniProgram {
                     appid,
                     pagepath,

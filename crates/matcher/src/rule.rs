@@ -225,6 +225,15 @@ pub enum Part {
         /// Display name.
         name: Option<String>,
     },
+    /// A local file the bot uploads once and sends by the `media_id` WeCom gives it
+    /// (reused until it expires after 3 days). A relative path is read from the bot's
+    /// media directory (by default, the rules file's directory).
+    LocalFile {
+        /// The file's path.
+        path: String,
+        /// Display name (default: the file name).
+        name: Option<String>,
+    },
     /// A mini-program card.
     MiniProgram {
         /// `appid`.

@@ -252,11 +252,21 @@ fn part(v: &Value, owner: &str, path: &str) -> Res<Part> {
         });
     }
     if o.get("file").is_some() {
-        let i = inner("file", &["media_id", "name"])?;
-        return Ok(Part::File {
-            media_id: i.required("media_id")?,
-            name: i.string("name")?,
-        });
+        // `{ file = { media_id = "…" } }` (uploaded already) or `{ file = { path = "…" } }`
+        // (the bot uploads it).
+        let i = inner("file", &["media_id", "path", "name"])?;
+        return match (i.string("media_id")?, i.string("path")?) {
+            (Some(media_id), None) => Ok(Part::File {
+                media_id,
+                name: i.string("name")?,
+            }),
+            (None, Some(path)) => Ok(Part::LocalFile {
+                path,
+                name: i.string("name")?,
+            }),
+            (Some(_), Some(_)) => Err(i.err("path", "set either media_id or path, not both")),
+            (None, None) => Err(i.err("media_id", "is required (or path, for a local file)")),
+        };
     }
     let i = inner(
         "miniprogram",

@@ -1,0 +1,79 @@
+//! Custom logic around the rules: async [`Handler`]s run before the matcher (an order
+//! lookup that answers by itself) and after it (seeing the rule that fired).
+
+use async_trait::async_trait;
+use wecom_sdk_matcher::{Hit, Incoming, Part};
+use wecom_sdk_message::callback::Message;
+
+use crate::error::HandlerError;
+use crate::profile::Profile;
+
+/// What a handler decided.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Flow {
+    /// Go on: the next handler, the matcher, the rule's reply.
+    Continue,
+    /// Answer with these parts (before the matcher: the matcher is skipped; after it:
+    /// they replace the rule's reply). Long texts are split, files uploaded, as for
+    /// rules.
+    Reply(Vec<Part>),
+    /// Answer nothing and stop here.
+    Stop,
+}
+
+impl Flow {
+    /// Answer with one text.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Reply(vec![Part::Text(text.into())])
+    }
+}
+
+/// What a handler sees.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Context<'a> {
+    /// The callback, parsed.
+    pub message: &'a Message,
+    /// The message as the matcher sees it (text or event, profile filled in, `at` =
+    /// its `CreateTime`).
+    pub incoming: &'a Incoming,
+    /// The sender's profile (empty when none is known).
+    pub profile: &'a Profile,
+    /// The rule that fired: `None` before the matcher, or when no rule fired.
+    pub hit: Option<&'a Hit>,
+    /// The app this bot serves (its name in a multi-app router).
+    pub app: &'a str,
+}
+
+/// Custom logic: an order lookup, a CRM query, an LLM. A slow handler is fine: past the
+/// passive-reply budget the bot answers WeCom at once and delivers through the active
+/// API. An error releases the message's dedup claim and answers HTTP 500, so WeCom
+/// re-delivers and the message is processed again.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use wecom_sdk_bot::{Context, Flow, Handler, HandlerError};
+///
+/// #[derive(Debug)]
+/// struct OrderLookup;
+///
+/// #[async_trait]
+/// impl Handler for OrderLookup {
+///     async fn handle(&self, cx: &Context<'_>) -> Result<Flow, HandlerError> {
+///         match cx.incoming.text().strip_prefix("订单") {
+///             Some(no) => Ok(Flow::text(format!("订单 {no} 已发货"))),
+///             None => Ok(Flow::Continue),
+///         }
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Handler: Send + Sync + std::fmt::Debug {
+    /// Decides about one message.
+    ///
+    /// # Errors
+    /// The handler could not decide (its service is down); the message is processed
+    /// again on WeCom's re-delivery.
+    async fn handle(&self, cx: &Context<'_>) -> Result<Flow, HandlerError>;
+}

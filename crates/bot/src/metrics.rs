@@ -1,0 +1,261 @@
+//! Counters and a latency histogram, rendered as Prometheus text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the callback latency histogram.
+const BUCKETS: [f64; 12] = [
+    0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0,
+];
+
+/// The bot's metrics. Read them with [`Bot::metrics`](crate::Bot::metrics); the router
+/// serves them at `/metrics` when asked to.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    outcomes: Mutex<BTreeMap<&'static str, u64>>,
+    rule_hits: Mutex<BTreeMap<String, u64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_us: AtomicU64,
+    pub(crate) active_sent: AtomicU64,
+    pub(crate) active_failures: AtomicU64,
+    pub(crate) dedup_hits: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
+    pub(crate) profile_errors: AtomicU64,
+    pub(crate) action_failures: AtomicU64,
+    pub(crate) reloads: AtomicU64,
+    pub(crate) reload_failures: AtomicU64,
+}
+
+fn add(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// Counts a callback by how it ended (`passive`, `active`, `empty`, `redelivered`,
+    /// `duplicate`, `rejected_signature`, …).
+    pub(crate) fn outcome(&self, outcome: &'static str) {
+        *self
+            .outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(outcome)
+            .or_default() += 1;
+    }
+
+    pub(crate) fn rule_hit(&self, rule: &str) {
+        let mut hits = self
+            .rule_hits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match hits.get_mut(rule) {
+            Some(n) => *n += 1,
+            None => {
+                hits.insert(rule.to_owned(), 1);
+            }
+        }
+    }
+
+    pub(crate) fn latency(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            add(&self.buckets[i]);
+        }
+        add(&self.latency_count);
+        self.latency_sum_us.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn incr(counter: &AtomicU64) {
+        add(counter);
+    }
+
+    /// Callbacks that ended with `outcome`.
+    pub fn callbacks(&self, outcome: &str) -> u64 {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(outcome)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Times rule `rule` answered.
+    pub fn rule_hits(&self, rule: &str) -> u64 {
+        self.rule_hits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(rule)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Messages sent through the active API.
+    pub fn active_sent(&self) -> u64 {
+        self.active_sent.load(Ordering::Relaxed)
+    }
+
+    /// Active sends that failed.
+    pub fn active_failures(&self) -> u64 {
+        self.active_failures.load(Ordering::Relaxed)
+    }
+
+    /// Re-deliveries and duplicates answered from the dedup record.
+    pub fn dedup_hits(&self) -> u64 {
+        self.dedup_hits.load(Ordering::Relaxed)
+    }
+
+    /// Shared-store operations that failed (answered from local state instead).
+    pub fn store_errors(&self) -> u64 {
+        self.store_errors.load(Ordering::Relaxed)
+    }
+
+    /// Profile lookups that failed (answered without a profile).
+    pub fn profile_errors(&self) -> u64 {
+        self.profile_errors.load(Ordering::Relaxed)
+    }
+
+    /// Actions (tags, escalation notices) that failed.
+    pub fn action_failures(&self) -> u64 {
+        self.action_failures.load(Ordering::Relaxed)
+    }
+
+    /// Rules reloads that succeeded and failed: `(ok, failed)`.
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.reloads.load(Ordering::Relaxed),
+            self.reload_failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The Prometheus text exposition (version 0.0.4).
+    pub fn prometheus(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        out.push_str("# HELP wecom_bot_callbacks_total Callbacks by outcome.\n# TYPE wecom_bot_callbacks_total counter\n");
+        for (outcome, n) in self
+            .outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "wecom_bot_callbacks_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP wecom_bot_rule_hits_total Answers by rule.\n# TYPE wecom_bot_rule_hits_total counter\n");
+        for (rule, n) in self
+            .rule_hits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "wecom_bot_rule_hits_total{{rule=\"{}\"}} {n}",
+                escape(rule)
+            );
+        }
+        out.push_str("# HELP wecom_bot_callback_seconds Time to answer a callback.\n# TYPE wecom_bot_callback_seconds histogram\n");
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "wecom_bot_callback_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss, reason = "a sum in seconds")]
+        let sum = self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "wecom_bot_callback_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(out, "wecom_bot_callback_seconds_sum {sum}");
+        let _ = writeln!(out, "wecom_bot_callback_seconds_count {count}");
+        for (name, help, value) in [
+            (
+                "active_sent_total",
+                "Messages sent through the active API.",
+                self.active_sent(),
+            ),
+            (
+                "active_send_failures_total",
+                "Active sends that failed.",
+                self.active_failures(),
+            ),
+            (
+                "dedup_hits_total",
+                "Re-deliveries answered from the dedup record.",
+                self.dedup_hits(),
+            ),
+            (
+                "store_errors_total",
+                "Shared-store operations that failed (local state used).",
+                self.store_errors(),
+            ),
+            (
+                "profile_errors_total",
+                "Profile lookups that failed.",
+                self.profile_errors(),
+            ),
+            (
+                "action_failures_total",
+                "Actions that failed.",
+                self.action_failures(),
+            ),
+            (
+                "reloads_total",
+                "Rules reloads that succeeded.",
+                self.reloads().0,
+            ),
+            (
+                "reload_failures_total",
+                "Rules reloads refused (the old rules stayed).",
+                self.reloads().1,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP wecom_bot_{name} {help}\n# TYPE wecom_bot_{name} counter\nwecom_bot_{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+/// Escapes a label value.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_every_family_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.outcome("passive");
+        m.outcome("passive");
+        m.rule_hit("hours\"x");
+        m.latency(Duration::from_micros(700));
+        m.latency(Duration::from_secs(2));
+        let text = m.prometheus();
+        assert!(text.contains("wecom_bot_callbacks_total{outcome=\"passive\"} 2"));
+        assert!(text.contains("wecom_bot_rule_hits_total{rule=\"hours\\\"x\"} 1"));
+        assert!(text.contains("wecom_bot_callback_seconds_bucket{le=\"0.001\"} 1"));
+        assert!(text.contains("wecom_bot_callback_seconds_bucket{le=\"3\"} 2"));
+        assert!(text.contains("wecom_bot_callback_seconds_count 2"));
+        assert!(text.contains("wecom_bot_store_errors_total 0"));
+    }
+}

@@ -1,0 +1,326 @@
+//! The pipeline after dedup: loop guard → profile → handlers → match → handlers →
+//! render ([`Bot::decide`]); and, once the HTTP answer is out, the active sends, the
+//! actions and the event record ([`finish`]).
+
+use std::sync::Arc;
+use std::time::{Instant, UNIX_EPOCH};
+
+use wecom_sdk_matcher::{Action, Hit, Incoming, Part};
+use wecom_sdk_message::callback::Message;
+
+use crate::Bot;
+use crate::actions::{Escalation, Subject};
+use crate::deliver::{send_active, send_welcome};
+use crate::error::HandlerError;
+use crate::event_log::EventRecord;
+use crate::handler::{Context, Flow, Handler};
+use crate::inbound::{Route, Routed, route};
+use crate::metrics::Metrics;
+use crate::profile::{Profile, Sender};
+use crate::render::{Piece, plan};
+
+/// What the pipeline decided for one message.
+#[derive(Debug)]
+pub(crate) struct Decision {
+    pub(crate) routed: Routed,
+    pub(crate) message: Arc<Message>,
+    pub(crate) profile: Profile,
+    pub(crate) pieces: Vec<Piece>,
+    pub(crate) rule: Option<String>,
+    pub(crate) variant: Option<String>,
+    pub(crate) actions: Vec<Action>,
+    pub(crate) outcome: &'static str,
+    pub(crate) started: Instant,
+    pub(crate) decided_ms: u64,
+}
+
+impl Bot {
+    /// Decides the answer to one message (run on its own task, under the budget).
+    pub(crate) async fn decide(&self, message: &Arc<Message>) -> Result<Decision, HandlerError> {
+        let started = Instant::now();
+        let inner = &self.inner;
+        let mut routed = route(message);
+        let mut decision = Decision {
+            routed: Routed {
+                incoming: Incoming::default(),
+                user: String::new(),
+                route: Route::Nowhere("undecided"),
+                event: None,
+                staff: None,
+                channel: routed.channel,
+            },
+            message: Arc::clone(message),
+            profile: Profile::default(),
+            pieces: Vec::new(),
+            rule: None,
+            variant: None,
+            actions: Vec::new(),
+            outcome: "no_rule",
+            started,
+            decided_ms: 0,
+        };
+        // Loop guard: the bot's own messages (and callbacks with no sender) never fire.
+        let from = message.header.from.as_str();
+        if from.is_empty()
+            || inner
+                .own_ids
+                .iter()
+                .any(|id| id == from || *id == routed.user)
+        {
+            decision.outcome = "own_message";
+            decision.routed = routed;
+            return Ok(decision.decided());
+        }
+        if matches!(routed.route, Route::Nowhere(_))
+            && routed.event.as_deref() == Some("kf_msg_or_event")
+        {
+            decision.outcome = "kf_not_served";
+            decision.routed = routed;
+            return Ok(decision.decided());
+        }
+        let profile = self.profile(&routed).await;
+        routed.incoming = with_profile(std::mem::take(&mut routed.incoming), &profile);
+        if routed.staff.is_none() {
+            routed.staff.clone_from(&profile.staff);
+        }
+
+        let (parts, hit, outcome) = self.choose(message, &routed, &profile).await?;
+        decision.outcome = outcome;
+        let mut parts = parts;
+        if let Some(h) = &hit {
+            inner.metrics.rule_hit(h.rule_id());
+            decision.rule = Some(h.rule_id().to_owned());
+            decision.variant.clone_from(&h.variant);
+            decision.actions.clone_from(&h.actions);
+            if parts.is_none() {
+                decision.outcome = "answered";
+                parts = Some(h.parts.clone());
+            }
+        }
+        decision.pieces = parts
+            .map(|p| plan(&p, inner.engine.rules().sensitive_filter()))
+            .unwrap_or_default();
+        if decision.pieces.is_empty() && decision.outcome == "answered" {
+            decision.outcome = "actions_only";
+        }
+        if let Route::Nowhere(_) = routed.route
+            && !decision.pieces.is_empty()
+        {
+            decision.outcome = "no_route";
+        }
+        decision.profile = profile;
+        decision.routed = routed;
+        Ok(decision.decided())
+    }
+
+    /// Handlers before, the rules, handlers after: the parts a handler answered with
+    /// (if one did), the rule that fired, and the outcome so far.
+    async fn choose(
+        &self,
+        message: &Message,
+        routed: &Routed,
+        profile: &Profile,
+    ) -> Result<(Option<Vec<Part>>, Option<Hit>, &'static str), HandlerError> {
+        let inner = &self.inner;
+        match run(&inner.before, message, routed, profile, None, &inner.app).await? {
+            Flow::Reply(p) => return Ok((Some(p), None, "handler_reply")),
+            Flow::Stop => return Ok((None, None, "handler_stop")),
+            _ => {}
+        }
+        let hit = match inner.engine.find_shared(&routed.incoming).await {
+            Ok(hit) => hit,
+            Err(e) => {
+                Metrics::incr(&inner.metrics.store_errors);
+                tracing::warn!(error = %e, "counter store failed: matching with local counters");
+                inner.engine.find(&routed.incoming)
+            }
+        };
+        Ok(
+            match run(
+                &inner.after,
+                message,
+                routed,
+                profile,
+                hit.as_ref(),
+                &inner.app,
+            )
+            .await?
+            {
+                Flow::Reply(p) => (Some(p), hit, "handler_reply"),
+                Flow::Stop => (None, None, "handler_stop"),
+                _ => (None, hit, "no_rule"),
+            },
+        )
+    }
+
+    /// The sender's profile: cached, else from the provider; empty when it fails.
+    async fn profile(&self, routed: &Routed) -> Profile {
+        let inner = &self.inner;
+        let Some(provider) = &inner.profiles else {
+            return Profile::default();
+        };
+        if routed.user.is_empty() || routed.user == "sys" {
+            return Profile::default();
+        }
+        let now = inner.clock.now();
+        if let Some(p) = inner.profile_cache.get(&routed.user, now) {
+            return p;
+        }
+        let sender = Sender {
+            user_id: &routed.user,
+            channel: routed.channel,
+        };
+        match provider.profile(sender).await {
+            Ok(p) => {
+                inner.profile_cache.put(&routed.user, p.clone(), now);
+                p
+            }
+            Err(e) => {
+                Metrics::incr(&inner.metrics.profile_errors);
+                tracing::warn!(user = %routed.user, error = %e, "profile lookup failed: answering without a profile");
+                Profile::default()
+            }
+        }
+    }
+}
+
+impl Decision {
+    fn decided(mut self) -> Self {
+        self.decided_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+}
+
+/// Runs handlers in order until one does not continue.
+async fn run(
+    handlers: &[Arc<dyn Handler>],
+    message: &Message,
+    routed: &Routed,
+    profile: &Profile,
+    hit: Option<&Hit>,
+    app: &str,
+) -> Result<Flow, HandlerError> {
+    for handler in handlers {
+        let cx = Context {
+            message,
+            incoming: &routed.incoming,
+            profile,
+            hit,
+            app,
+        };
+        match handler.handle(&cx).await? {
+            Flow::Continue => {}
+            other => return Ok(other),
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn with_profile(mut incoming: Incoming, profile: &Profile) -> Incoming {
+    if let Some(n) = &profile.nickname {
+        incoming = incoming.nickname(n.clone());
+    }
+    if !profile.tags.is_empty() {
+        incoming = incoming.tags(profile.tags.iter().cloned());
+    }
+    if !profile.departments.is_empty() {
+        incoming = incoming.departments(profile.departments.iter().copied());
+    }
+    incoming = incoming.customer(profile.customer);
+    for (k, v) in &profile.attrs {
+        incoming = incoming.attr(k.clone(), v.clone());
+    }
+    incoming
+}
+
+/// After the HTTP answer: the active sends (`rest`, or the welcome), the actions, and
+/// the event record.
+pub(crate) async fn finish(bot: &Bot, d: Decision, delivery: &'static str, rest: Vec<Piece>) {
+    let inner = &bot.inner;
+    let now = inner.clock.now();
+    let mut errors = Vec::new();
+    let mut delivery = delivery;
+    if !rest.is_empty() || matches!(d.routed.route, Route::Welcome(_)) && !d.pieces.is_empty() {
+        match (&inner.client, &d.routed.route) {
+            (None, _) => {
+                errors.push("no client: the bot cannot send actively".to_owned());
+            }
+            (Some(client), Route::Welcome(code)) => {
+                delivery = "welcome";
+                let sent =
+                    send_welcome(client, &inner.media, &inner.media_dir, code, &d.pieces, now)
+                        .await;
+                count(&inner.metrics, &sent);
+                errors.extend(sent.errors);
+            }
+            (Some(client), Route::Passive(target) | Route::Active(target)) => {
+                let sent =
+                    send_active(client, &inner.media, &inner.media_dir, target, &rest, now).await;
+                count(&inner.metrics, &sent);
+                errors.extend(sent.errors);
+            }
+            (Some(_), Route::Nowhere(_)) => {}
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            tracing::warn!(error = %e, "active send failed");
+        }
+        if delivery != "passive+active" {
+            delivery = "failed";
+        }
+    }
+    let text = d.message.text().map(std::borrow::Cow::into_owned);
+    let mut actions = Vec::new();
+    if !d.actions.is_empty() {
+        let mut escalation = Escalation::blank(&inner.app, &d.routed.user);
+        escalation.nickname.clone_from(&d.profile.nickname);
+        escalation.text = text.clone().unwrap_or_default();
+        escalation.rule = d.rule.clone().unwrap_or_default();
+        let subject = Subject {
+            user: &d.routed.user,
+            staff: d.routed.staff.as_deref(),
+            escalation,
+        };
+        let (lines, failed) = inner
+            .actions
+            .perform(inner.client.as_ref(), &d.actions, &subject)
+            .await;
+        for _ in 0..failed {
+            Metrics::incr(&inner.metrics.action_failures);
+        }
+        actions = lines;
+    }
+    if let Some(sink) = &inner.sink {
+        let at_ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        sink.record(&EventRecord {
+            at_ms,
+            app: inner.app.clone(),
+            channel: d.routed.channel,
+            user: d.routed.user.clone(),
+            chat: None,
+            msg_type: d.message.body.type_name().to_owned(),
+            event: d.routed.event.clone(),
+            text,
+            rule: d.rule.clone(),
+            variant: d.variant.clone(),
+            latency_ms: d.decided_ms,
+            delivery: delivery.to_owned(),
+            outcome: d.outcome.to_owned(),
+            actions,
+            errors,
+            key: d.message.dedup_key(),
+        });
+    }
+}
+
+fn count(metrics: &Metrics, sent: &crate::deliver::Sent) {
+    for _ in 0..sent.ok {
+        Metrics::incr(&metrics.active_sent);
+    }
+    for _ in 0..sent.errors.len() {
+        Metrics::incr(&metrics.active_failures);
+    }
+}
