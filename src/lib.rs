@@ -13,11 +13,11 @@
 //!   adds shared counters.
 //! - [`client`]: the API client — feature `client` (default): single-flight tokens,
 //!   42001 handling, retries, endpoint groups, group robots.
-//! - [`passive_reply`]: a rule's hit as the passive reply WeCom shows (features `matcher`
-//!   and `message`).
+//! - [`bot`]: the bot runtime — feature `bot` (default): `Bot::handle`, dedup with
+//!   re-delivery of the same reply, events routed as events, passive or active delivery,
+//!   profiles, handlers, actions, metrics, the axum router.
+//! - [`passive_reply`]: a rule's hit as the passive reply WeCom shows (feature `bot`).
 //! - [`getting_started`]: the guide; each crate has its own (`crypto::guide`, …).
-//!
-//! The bot runtime follows as its own crate.
 //!
 //! # Features
 //! | feature  | default | what it brings |
@@ -26,7 +26,8 @@
 //! | `message` | yes    | [`message`]: `callback::Message`, `reply::Reply`, `send::*`, `aibot`, `split_text` |
 //! | `matcher` | yes    | [`matcher`]: `RuleSet`, `Engine`, `Incoming`, `Hit`, intent plug-ins |
 //! | `client`  | yes    | [`client`]: `Client`, endpoint groups, `WebhookClient` |
-//! | `redis`   | no     | `matcher::RedisCounterStore` (limits and statistics shared across instances) and, with `client`, `client::RedisTokenStore` (one token for every instance) |
+//! | `bot`     | yes    | [`bot`]: `Bot`, `MultiApp`, `DedupStore`, `Handler`, `ProfileProvider` (axum) |
+//! | `redis`   | no     | `matcher::RedisCounterStore` (limits and statistics shared across instances) and, with `client`, `client::RedisTokenStore` (one token for every instance), and with `bot`, `bot::RedisDedupStore` |
 //!
 //! # Example
 //! ```
@@ -64,7 +65,10 @@ pub use wecom_sdk_matcher as matcher;
 #[doc(inline)]
 pub use wecom_sdk_client as client;
 
-#[cfg(all(feature = "matcher", feature = "message"))]
-mod reply;
-#[cfg(all(feature = "matcher", feature = "message"))]
-pub use reply::passive_reply;
+#[cfg(feature = "bot")]
+#[doc(inline)]
+pub use wecom_sdk_bot as bot;
+
+#[cfg(feature = "bot")]
+#[doc(inline)]
+pub use wecom_sdk_bot::passive_reply;

@@ -56,7 +56,9 @@ fn shop_rules() {
             .starts_with("SF123456789012 已由SF揽收")
     );
     let prices = find(&e, msg("价格多少", open)).unwrap();
-    assert!(matches!(&prices.parts[1], Part::File { name: Some(n), .. } if n == "2025 价目表.pdf"));
+    assert!(
+        matches!(&prices.parts[1], Part::LocalFile { name: Some(n), .. } if n == "2025 价目表.pdf")
+    );
     let complaint = find(&e, msg("我要投诉，叫你们 MANAGER 来", open)).unwrap();
     assert_eq!(
         complaint.actions[0],
