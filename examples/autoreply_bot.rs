@@ -334,15 +334,15 @@ async fn play_a_day() -> Result<(), String> {
     }
 
     println!("━━ and a forged callback (signed with another Token)");
-    let forger = CallbackSender::new(&url, "notTheShopsToken", AES_KEY, CORP_ID)
+    let impostor = CallbackSender::new(&url, "notTheShopsToken", AES_KEY, CORP_ID)
         .map_err(|x| e(&x))?
         .redeliveries(0);
-    let forged = forger
+    let forged = impostor
         .send(&Inbound::text("mallory", "你好").at_unix(unix((17, 0))?))
         .await;
     match forged.attempts.first().map(|a| &a.outcome) {
         Some(AttemptOutcome::Status(code)) => {
-            println!("   ⇠ HTTP {code}: refused, nothing processed")
+            println!("   ⇠ HTTP {code}: refused, nothing processed");
         }
         other => println!("   ⇠ {other:?}"),
     }
@@ -400,9 +400,7 @@ async fn play_a_day() -> Result<(), String> {
         jiff::Timestamp::now(),
         &jiff::tz::TimeZone::get("Asia/Shanghai").map_err(|x| e(&x))?,
     );
-    let lines = std::fs::read_to_string(&log)
-        .map(|t| t.lines().count())
-        .unwrap_or(0);
+    let lines = std::fs::read_to_string(&log).map_or(0, |t| t.lines().count());
     println!("   event log    {} ({lines} records)", log.display());
 
     println!();
