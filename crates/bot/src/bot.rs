@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio_util::task::TaskTracker;
@@ -80,6 +80,9 @@ pub(crate) struct Inner {
     shared_dedup: Option<Arc<dyn DedupStore>>,
     local_dedup: MemoryDedupStore,
     outage: AtomicBool,
+    /// While the shared store is down: when (ms after `epoch`) to try it again.
+    retry_shared_at: AtomicU64,
+    epoch: Instant,
     pub(crate) profiles: Option<Arc<dyn ProfileProvider>>,
     pub(crate) profile_cache: ProfileCache,
     pub(crate) before: Vec<Arc<dyn Handler>>,
@@ -461,7 +464,7 @@ impl Bot {
 
     async fn claim(&self, key: &str) -> Claim {
         let inner = &self.inner;
-        if let Some(shared) = &inner.shared_dedup {
+        if let Some(shared) = self.shared() {
             match shared.claim(key, inner.lease).await {
                 Ok(c) => {
                     self.recovered();
@@ -479,7 +482,7 @@ impl Bot {
 
     async fn peek(&self, key: &str) -> Option<Claim> {
         let inner = &self.inner;
-        if let Some(shared) = &inner.shared_dedup {
+        if let Some(shared) = self.shared() {
             match shared.peek(key).await {
                 Ok(c) => return c,
                 Err(e) => self.degraded(&e),
@@ -490,7 +493,7 @@ impl Bot {
 
     pub(crate) async fn complete(&self, key: &str, answered: &Answered) {
         let inner = &self.inner;
-        if let Some(shared) = &inner.shared_dedup {
+        if let Some(shared) = self.shared() {
             match shared.complete(key, answered, inner.done_ttl).await {
                 Ok(()) => return,
                 Err(e) => self.degraded(&e),
@@ -504,7 +507,7 @@ impl Bot {
 
     async fn release(&self, key: &str) {
         let inner = &self.inner;
-        if let Some(shared) = &inner.shared_dedup {
+        if let Some(shared) = self.shared() {
             match shared.release(key).await {
                 Ok(()) => return,
                 Err(e) => self.degraded(&e),
@@ -513,7 +516,21 @@ impl Bot {
         let _ = inner.local_dedup.release(key).await;
     }
 
+    /// The shared store, unless it failed less than [`OUTAGE_PROBE`] ago (then local
+    /// state answers at once instead of waiting on a dead store for every message).
+    fn shared(&self) -> Option<&Arc<dyn DedupStore>> {
+        let inner = &self.inner;
+        let shared = inner.shared_dedup.as_ref()?;
+        let now = millis_since(inner.epoch);
+        (now >= inner.retry_shared_at.load(Ordering::Relaxed)).then_some(shared)
+    }
+
     fn degraded(&self, e: &crate::error::StoreError) {
+        let inner = &self.inner;
+        let probe = u64::try_from(OUTAGE_PROBE.as_millis()).unwrap_or(u64::MAX);
+        inner
+            .retry_shared_at
+            .store(millis_since(inner.epoch) + probe, Ordering::Relaxed);
         Metrics::incr(&self.inner.metrics.store_errors);
         if !self.inner.outage.swap(true, Ordering::Relaxed) {
             tracing::error!(error = %e, "dedup store unreachable: answering with local dedup until it is back");
@@ -558,6 +575,14 @@ impl Query {
             nonce: get("nonce")?,
         })
     }
+}
+
+/// After a shared-store failure, how long local state answers alone before the shared
+/// store is tried again.
+pub const OUTAGE_PROBE: Duration = Duration::from_secs(1);
+
+fn millis_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 pub(crate) fn unix_secs(at: SystemTime) -> i64 {
@@ -811,6 +836,8 @@ impl BotBuilder {
                 local_dedup: MemoryDedupStore::new(self.dedup_capacity)
                     .clock(Arc::clone(&self.clock)),
                 outage: AtomicBool::new(false),
+                retry_shared_at: AtomicU64::new(0),
+                epoch: Instant::now(),
                 profiles: self.profiles,
                 profile_cache: ProfileCache::new(self.profile_ttl, 50_000),
                 before: self.before,

@@ -52,7 +52,7 @@ mod router;
 pub use actions::{Escalation, EscalationHook};
 pub use bot::{
     Bot, BotBuilder, DEFAULT_BUDGET, DEFAULT_DONE_TTL, DEFAULT_LEASE, DEFAULT_MAX_BODY,
-    DEFAULT_PATH,
+    DEFAULT_PATH, OUTAGE_PROBE,
 };
 pub use dedup::{Answered, Claim, DEFAULT_DEDUP_CAPACITY, DedupStore, MemoryDedupStore};
 pub use error::{BuildError, HandlerError, Rejection, StoreError};

@@ -1,0 +1,306 @@
+//! Dedup shared through the real Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`):
+//! the store's claim semantics, two bot instances answering concurrent re-deliveries
+//! once, and a Redis that dies mid-run (its own server on its own port). Each test uses
+//! its own key prefix and deletes its keys; without a Redis the tests skip with one line.
+
+#![cfg(feature = "redis")]
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use support::*;
+use wecom_sdk_bot::{
+    Answered, Claim, Context, DedupStore, Flow, Handler, HandlerError, RedisDedupStore,
+};
+use wecom_sdk_sim::Inbound;
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn prefix(test: &str) -> String {
+    format!("wecom-bot-test:{test}:{}:", std::process::id())
+}
+
+/// The shared store, or `None` (and one line on stderr) when no Redis answers.
+async fn store(test: &str) -> Option<RedisDedupStore> {
+    match RedisDedupStore::connect(&redis_url(), prefix(test)).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!(
+                "skipped: no Redis at {} ({e}); start one or set REDIS_URL to run this test",
+                redis_url()
+            );
+            None
+        }
+    }
+}
+
+async fn clean(test: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", prefix(test)))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+    }
+}
+
+#[tokio::test]
+async fn the_store_claims_completes_and_releases_like_memory() {
+    let Some(s) = store("claims").await else {
+        return;
+    };
+    let lease = Duration::from_secs(5);
+    assert_eq!(s.claim("app:msg:1", lease).await.unwrap(), Claim::Fresh);
+    assert_eq!(s.claim("app:msg:1", lease).await.unwrap(), Claim::InFlight);
+    s.release("app:msg:1").await.unwrap();
+    assert_eq!(s.claim("app:msg:1", lease).await.unwrap(), Claim::Fresh);
+    let reply = Answered::Passive(Bytes::from_static(b"<xml><Encrypt>...</Encrypt></xml>"));
+    s.complete("app:msg:1", &reply, Duration::from_secs(60))
+        .await
+        .unwrap();
+    s.release("app:msg:1").await.unwrap(); // a late failure never undoes a done record
+    assert_eq!(
+        s.claim("app:msg:1", lease).await.unwrap(),
+        Claim::Done(reply.clone())
+    );
+    assert_eq!(s.peek("app:msg:1").await.unwrap(), Some(Claim::Done(reply)));
+    assert_eq!(s.peek("app:msg:2").await.unwrap(), None);
+    // A lease runs out by itself.
+    assert_eq!(
+        s.claim("app:msg:3", Duration::from_millis(50))
+            .await
+            .unwrap(),
+        Claim::Fresh
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(s.claim("app:msg:3", lease).await.unwrap(), Claim::Fresh);
+    // One hash tag per message: every key of a message maps to one cluster slot.
+    assert!(s.key("app:msg:1").ends_with("dedup:{app:msg:1}"));
+    assert!(
+        !s.key("a{b}c").contains("{b}"),
+        "braces in a key cannot move the tag"
+    );
+    clean("claims").await;
+}
+
+/// Counts how often messages are computed, slowly enough for re-deliveries to overlap.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+#[async_trait]
+impl Handler for Counting {
+    async fn handle(&self, _cx: &Context<'_>) -> Result<Flow, HandlerError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        Ok(Flow::Continue)
+    }
+}
+
+async fn post(url: &str, query: &str, body: &str) -> (u16, Vec<u8>) {
+    let r = http()
+        .post(format!("{url}?{query}"))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn two_instances_answer_concurrent_redeliveries_once() {
+    let Some(first_store) = store("two").await else {
+        return;
+    };
+    let second_store = store("two").await.unwrap();
+    let fake = fake().await;
+    let counting = Arc::new(Counting::default());
+    let a = serve(
+        builder(&fake)
+            .dedup_store(Arc::new(first_store))
+            .before(counting.clone())
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let b = serve(
+        builder(&fake)
+            .dedup_store(Arc::new(second_store))
+            .before(counting.clone())
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let send = sender(&a.url);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (query, body) = send
+            .encrypt(&Inbound::text("zhangsan", &format!("几点 {i}")).stamped())
+            .unwrap();
+        // Each message reaches both instances twice, at the same moment.
+        for url in [a.url.clone(), b.url.clone(), a.url.clone(), b.url.clone()] {
+            let (q, bd) = (query.clone(), body.clone());
+            tasks.push(tokio::spawn(async move { (i, post(&url, &q, &bd).await) }));
+        }
+    }
+    let mut answers: std::collections::BTreeMap<usize, Vec<(u16, Vec<u8>)>> = Default::default();
+    for t in tasks {
+        let (i, answer) = t.await.unwrap();
+        answers.entry(i).or_default().push(answer);
+    }
+    for (i, a4) in &answers {
+        assert!(
+            a4.iter()
+                .all(|(status, body)| *status == 200 && !body.is_empty()),
+            "message {i}: {a4:?}"
+        );
+        assert!(
+            a4.iter().all(|x| x.1 == a4[0].1),
+            "message {i}: the same reply bytes from both instances"
+        );
+    }
+    assert_eq!(
+        counting.0.load(Ordering::SeqCst),
+        40,
+        "each message computed once"
+    );
+    let hits = a.bot.metrics().rule_hits("hours") + b.bot.metrics().rule_hits("hours");
+    assert_eq!(hits, 40);
+    assert_eq!(
+        a.bot.metrics().store_errors() + b.bot.metrics().store_errors(),
+        0
+    );
+    clean("two").await;
+}
+
+/// A Redis server of the test's own, on its own port, that the test can kill.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        let mut redis = Self { port, child: None };
+        if redis.restart().await {
+            Some(redis)
+        } else {
+            eprintln!("skipped: no redis-server on PATH; install Redis to run this test");
+            None
+        }
+    }
+
+    async fn restart(&mut self) -> bool {
+        let Ok(child) = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            return false;
+        };
+        self.child = Some(child);
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `n` messages, each delivered and re-delivered: every one answered, the re-delivery
+/// with the same bytes.
+async fn round(send: &wecom_sdk_sim::CallbackSender, url: &str, phase: &str, n: usize) {
+    for i in 0..n {
+        let (q, b) = send
+            .encrypt(&Inbound::text("lisi", &format!("几点 {phase} {i}")).stamped())
+            .unwrap();
+        let first = post(url, &q, &b).await;
+        let again = post(url, &q, &b).await;
+        assert_eq!(first.0, 200, "{phase} {i}: answered");
+        assert!(!first.1.is_empty(), "{phase} {i}: a reply");
+        assert_eq!(
+            first, again,
+            "{phase} {i}: the re-delivery is still deduped"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redis_that_dies_mid_run_costs_no_callback() {
+    let Some(mut redis) = OwnRedis::start().await else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let shared = RedisDedupStore::connect(&url, "outage:").await.unwrap();
+    let fake = fake().await;
+    let s = serve(
+        builder(&fake)
+            .dedup_store(Arc::new(shared))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let send = sender(&s.url);
+    round(&send, &s.url, "before", 10).await;
+    assert_eq!(s.bot.metrics().store_errors(), 0);
+    redis.kill();
+    round(&send, &s.url, "during", 10).await;
+    let during = s.bot.metrics().store_errors();
+    assert!(during > 0, "the outage was counted");
+    assert!(redis.restart().await);
+    // The connection manager reconnects by itself; then operations succeed again.
+    let mut recovered = false;
+    for attempt in 0..100 {
+        let before = s.bot.metrics().store_errors();
+        round(&send, &s.url, &format!("after {attempt}"), 1).await;
+        if s.bot.metrics().store_errors() == before {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recovered, "the shared store is used again after the outage");
+    assert_eq!(s.bot.metrics().callbacks("rejected_malformed"), 0);
+}
