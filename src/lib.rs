@@ -72,3 +72,7 @@ pub use wecom_sdk_bot as bot;
 #[cfg(feature = "bot")]
 #[doc(inline)]
 pub use wecom_sdk_bot::passive_reply;
+
+#[cfg(all(doctest, feature = "bot"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

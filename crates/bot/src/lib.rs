@@ -73,3 +73,7 @@ pub use wecom_sdk_matcher::{Clock, ManualClock, SystemClock};
 /// The guide: running a bot (`docs/bot.md` of this crate).
 #[doc = include_str!("../docs/bot.md")]
 pub mod guide {}
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

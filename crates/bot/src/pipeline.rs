@@ -19,6 +19,9 @@ use crate::metrics::Metrics;
 use crate::profile::{Profile, Sender};
 use crate::render::{Piece, plan};
 
+/// How long a failed profile lookup is remembered (as an empty profile).
+const FAILED_PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What the pipeline decided for one message.
 #[derive(Debug)]
 pub(crate) struct Decision {
@@ -178,6 +181,12 @@ impl Bot {
             Err(e) => {
                 Metrics::incr(&inner.metrics.profile_errors);
                 tracing::warn!(user = %routed.user, error = %e, "profile lookup failed: answering without a profile");
+                inner.profile_cache.put_for(
+                    &routed.user,
+                    Profile::default(),
+                    now,
+                    FAILED_PROFILE_TTL,
+                );
                 Profile::default()
             }
         }

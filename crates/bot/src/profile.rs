@@ -178,7 +178,14 @@ impl ProfileCache {
             .map(|(p, _)| p.clone())
     }
 
+    /// Caches `profile` for the cache's TTL.
     pub(crate) fn put(&self, user_id: &str, profile: Profile, now: SystemTime) {
+        self.put_for(user_id, profile, now, self.ttl);
+    }
+
+    /// Caches `profile` for `ttl` (a failed lookup is cached briefly as an empty
+    /// profile, so an unknown sender does not cost a lookup per message).
+    pub(crate) fn put_for(&self, user_id: &str, profile: Profile, now: SystemTime, ttl: Duration) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= self.capacity {
             entries.retain(|_, (_, until)| *until > now);
@@ -186,6 +193,6 @@ impl ProfileCache {
                 entries.clear();
             }
         }
-        entries.insert(user_id.to_owned(), (profile, now + self.ttl));
+        entries.insert(user_id.to_owned(), (profile, now + ttl));
     }
 }

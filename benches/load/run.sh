@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The bot's load run (docs/performance.md): `autoreply_bot` in real mode against
+# `wecom-sim serve`, driven by `wecom-sim load` (500 concurrent customers) and by `wrk`
+# replaying pre-encrypted callbacks; the same two load clients against a bare axum
+# endpoint (empty 200) in the same run. Needs a release build:
+#   cargo build --release -p wecom-sdk --example autoreply_bot -p wecom-sdk-sim --bin wecom-sim
+#   cargo build --release -p wecom-sdk-benches --bin bare-endpoint --bin encrypt-callbacks
+# Usage: benches/load/run.sh [SECONDS] [CUSTOMERS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_RUN=${1:-20}
+CUSTOMERS=${2:-500}
+R=target/release
+TOKEN=loadToken2025
+KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
+CORP=wwloadcorp000001
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+"$R/wecom-sim" serve --port 9901 --corp-id "$CORP" --secret load-secret --agent 1000002 >/tmp/load-sim.log 2>&1 &
+pids+=($!)
+sleep 0.5
+WECOM_CORP_ID=$CORP WECOM_SECRET=load-secret WECOM_AGENT_ID=1000002 WECOM_TOKEN=$TOKEN \
+  WECOM_AES_KEY=$KEY WECOM_API_BASE=http://127.0.0.1:9901 WECOM_LISTEN=127.0.0.1:8080 \
+  "$R/examples/autoreply_bot" >/tmp/load-bot.log 2>&1 &
+bot=$!
+pids+=($bot)
+"$R/bare-endpoint" 8081 >/tmp/load-bare.log 2>&1 &
+pids+=($!)
+sleep 1
+
+load() { # url label
+  echo "== wecom-sim load → $2 ($CUSTOMERS customers, ${SECONDS_RUN}s)"
+  "$R/wecom-sim" load --url "$1" --token $TOKEN --aes-key $KEY --receive-id $CORP \
+    --customers "$CUSTOMERS" --duration "${SECONDS_RUN}s" --json $3
+  echo
+}
+load http://127.0.0.1:8081/wecom/callback "bare endpoint" --no-reply-expected
+load http://127.0.0.1:8080/wecom/callback "autoreply_bot" ""
+echo "== autoreply_bot RSS after wecom-sim load: $(awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' /proc/$bot/status)"
+
+if command -v wrk >/dev/null; then
+  N=$((SECONDS_RUN * 20000))
+  "$R/encrypt-callbacks" "$N" $TOKEN $KEY $CORP >/tmp/callbacks.tsv
+  for target in "8081 bare endpoint" "8080 autoreply_bot"; do
+    set -- $target
+    echo "== wrk → ${*:2} (2 threads, $CUSTOMERS connections, $N pre-encrypted callbacks, each once)"
+    CALLBACKS=/tmp/callbacks.tsv wrk -t2 -c"$CUSTOMERS" -d"${SECONDS_RUN}s" --latency \
+      -s benches/load/replay.lua "http://127.0.0.1:$1/wecom/callback" -- 2 | grep -E "Requests/sec|Latency|99%|50%|non-200|requests in|Socket"
+  done
+  echo "== autoreply_bot RSS at the end: $(awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' /proc/$bot/status)"
+  echo "== bot metrics"
+  grep -E '^wecom_bot_(callbacks_total|dedup_hits_total|store_errors_total|active_send_failures_total)' <(curl -s http://127.0.0.1:8080/metrics 2>/dev/null || true) || true
+else
+  echo "(wrk not installed: apt-get install wrk)"
+fi
