@@ -15,7 +15,7 @@ end
 function init(args)
   local path = os.getenv("CALLBACKS") or "/tmp/callbacks.tsv"
   local count = tonumber(args[1] or "2")
-  lines, next_line, empty, non200 = {}, 1, 0, 0
+  lines, next_line, empty, non200, exhausted = {}, 1, 0, 0, 0
   local i = 0
   for line in io.lines(path) do
     if i % count == id then
@@ -29,6 +29,8 @@ end
 function request()
   local item = lines[next_line]
   if item == nil then
+    -- Out of callbacks: the run was too long for the file; the figures would be wrong.
+    exhausted = 1
     wrk.thread:stop()
     item = lines[#lines]
   end
@@ -41,10 +43,14 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local empty_total, non200_total = 0, 0
+  local empty_total, non200_total, exhausted_total = 0, 0, 0
   for _, t in ipairs(threads) do
     empty_total = empty_total + t:get("empty")
     non200_total = non200_total + t:get("non200")
+    exhausted_total = exhausted_total + t:get("exhausted")
+  end
+  if exhausted_total > 0 then
+    io.write("RAN OUT OF CALLBACKS: requests/s below is not a measurement (make more)\n")
   end
   io.write(string.format("non-200: %d, empty 200: %d\n", non200_total, empty_total))
   io.write(string.format("p50 %.2f ms, p99 %.2f ms\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))

@@ -111,9 +111,9 @@ pub struct MemoryDedupStore {
 
 #[derive(Debug, Default)]
 struct Records {
-    map: HashMap<String, (State, SystemTime)>,
-    /// Insertion order, for eviction (may hold keys already replaced or gone).
-    order: VecDeque<String>,
+    map: HashMap<Arc<str>, (State, SystemTime)>,
+    /// Insertion order, for eviction (may hold keys already gone); shares the map's keys.
+    order: VecDeque<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,8 +122,10 @@ enum State {
     Done(Answered),
 }
 
-/// Records the in-memory store keeps by default.
-pub const DEFAULT_DEDUP_CAPACITY: usize = 100_000;
+/// Records the in-memory store keeps by default: at about 1.8 KB of RSS each (key,
+/// reply bytes, map and allocator overhead) ≈ 55 MB, which keeps the example bot under
+/// 100 MB; 60 s of re-delivery horizon at 500 messages a second.
+pub const DEFAULT_DEDUP_CAPACITY: usize = 30_000;
 
 impl Default for MemoryDedupStore {
     fn default() -> Self {
@@ -171,8 +173,12 @@ impl MemoryDedupStore {
     }
 
     fn insert(&self, records: &mut Records, key: &str, state: State, until: SystemTime) {
-        if records.map.insert(key.to_owned(), (state, until)).is_none() {
-            records.order.push_back(key.to_owned());
+        if let Some(entry) = records.map.get_mut(key) {
+            *entry = (state, until);
+        } else {
+            let key: Arc<str> = Arc::from(key);
+            records.map.insert(Arc::clone(&key), (state, until));
+            records.order.push_back(key);
         }
         while records.map.len() > self.capacity {
             let Some(oldest) = records.order.pop_front() else {

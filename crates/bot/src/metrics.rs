@@ -11,11 +11,31 @@ const BUCKETS: [f64; 12] = [
     0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0,
 ];
 
+/// Every outcome a callback can end with (`wecom_bot_callbacks_total{outcome}`).
+const OUTCOMES: [&str; 16] = [
+    "passive",
+    "active",
+    "deferred",
+    "empty",
+    "redelivered_passive",
+    "redelivered_empty",
+    "in_flight_elsewhere",
+    "handler_error",
+    "verified",
+    "rejected_signature",
+    "rejected_malformed",
+    "rejected_query",
+    "rejected_too_large",
+    "rejected_method",
+    "own_message",
+    "other",
+];
+
 /// The bot's metrics. Read them with [`Bot::metrics`](crate::Bot::metrics); the router
 /// serves them at `/metrics` when asked to.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    outcomes: Mutex<BTreeMap<&'static str, u64>>,
+    outcomes: [AtomicU64; OUTCOMES.len()],
     rule_hits: Mutex<BTreeMap<String, u64>>,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -38,12 +58,11 @@ impl Metrics {
     /// Counts a callback by how it ended (`passive`, `active`, `empty`, `redelivered`,
     /// `duplicate`, `rejected_signature`, …).
     pub(crate) fn outcome(&self, outcome: &'static str) {
-        *self
-            .outcomes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(outcome)
-            .or_default() += 1;
+        let i = OUTCOMES
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(OUTCOMES.len() - 1);
+        add(&self.outcomes[i]);
     }
 
     pub(crate) fn rule_hit(&self, rule: &str) {
@@ -77,12 +96,10 @@ impl Metrics {
 
     /// Callbacks that ended with `outcome`.
     pub fn callbacks(&self, outcome: &str) -> u64 {
-        self.outcomes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(outcome)
-            .copied()
-            .unwrap_or(0)
+        OUTCOMES
+            .iter()
+            .position(|o| *o == outcome)
+            .map_or(0, |i| self.outcomes[i].load(Ordering::Relaxed))
     }
 
     /// Times rule `rule` answered.
@@ -137,16 +154,14 @@ impl Metrics {
     pub fn prometheus(&self) -> String {
         let mut out = String::with_capacity(2048);
         out.push_str("# HELP wecom_bot_callbacks_total Callbacks by outcome.\n# TYPE wecom_bot_callbacks_total counter\n");
-        for (outcome, n) in self
-            .outcomes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "wecom_bot_callbacks_total{{outcome=\"{outcome}\"}} {n}"
-            );
+        for (outcome, n) in OUTCOMES.iter().zip(&self.outcomes) {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "wecom_bot_callbacks_total{{outcome=\"{outcome}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP wecom_bot_rule_hits_total Answers by rule.\n# TYPE wecom_bot_rule_hits_total counter\n");
         for (rule, n) in self

@@ -300,29 +300,42 @@ pub(crate) async fn finish(bot: &Bot, d: Decision, delivery: &'static str, rest:
         }
         actions = lines;
     }
-    if let Some(sink) = &inner.sink {
-        let at_ms = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        sink.record(&EventRecord {
-            at_ms,
-            app: inner.app.clone(),
-            channel: d.routed.channel,
-            user: d.routed.user.clone(),
-            chat: None,
-            msg_type: d.message.body.type_name().to_owned(),
-            event: d.routed.event.clone(),
-            text,
-            rule: d.rule.clone(),
-            variant: d.variant.clone(),
-            latency_ms: d.decided_ms,
-            delivery: delivery.to_owned(),
-            outcome: d.outcome.to_owned(),
-            actions,
-            errors,
-            key: d.message.dedup_key(),
-        });
-    }
+    record(bot, &d, delivery, actions, errors);
+}
+
+/// Writes the event record of `d`, when the bot has a sink.
+pub(crate) fn record(
+    bot: &Bot,
+    d: &Decision,
+    delivery: &str,
+    actions: Vec<String>,
+    errors: Vec<String>,
+) {
+    let inner = &bot.inner;
+    let Some(sink) = &inner.sink else { return };
+    let at_ms = inner
+        .clock
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    sink.record(&EventRecord {
+        at_ms,
+        app: inner.app.clone(),
+        channel: d.routed.channel,
+        user: d.routed.user.clone(),
+        chat: None,
+        msg_type: d.message.body.type_name().to_owned(),
+        event: d.routed.event.clone(),
+        text: d.message.text().map(std::borrow::Cow::into_owned),
+        rule: d.rule.clone(),
+        variant: d.variant.clone(),
+        latency_ms: d.decided_ms,
+        delivery: delivery.to_owned(),
+        outcome: d.outcome.to_owned(),
+        actions,
+        errors,
+        key: d.message.dedup_key(),
+    });
 }
 
 fn count(metrics: &Metrics, sent: &crate::deliver::Sent) {
