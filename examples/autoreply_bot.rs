@@ -462,10 +462,15 @@ async fn serve_real() -> Result<(), String> {
     let builder = bot(&client, &rules)?.callback(token, aes_key, corp_id);
     let builder = shared_dedup(builder).await?;
     let bot = builder.build().map_err(|e| match e {
-        wecom_sdk::bot::BuildError::Callback(c) => format!(
-            "WECOM_TOKEN / WECOM_AES_KEY / WECOM_CORP_ID: {}",
-            c.with_code()
-        ),
+        wecom_sdk::bot::BuildError::Callback(c) => {
+            use wecom_sdk::crypto::CryptoError;
+            let variable = match &c {
+                CryptoError::IllegalAesKey { .. } => "WECOM_AES_KEY",
+                CryptoError::IllegalSetting { setting, .. } if *setting == "Token" => "WECOM_TOKEN",
+                _ => "WECOM_CORP_ID",
+            };
+            format!("{variable}: {c}")
+        }
         other => other.to_string(),
     })?;
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -591,3 +591,44 @@ async fn a_wecom_api_failure_is_counted_and_the_callback_still_answered() {
     assert!(eventually(|| s.bot.metrics().active_failures() == 2).await);
     assert_eq!(s.bot.metrics().active_sent(), 0);
 }
+
+#[tokio::test]
+async fn schedules_are_judged_at_the_messages_create_time() {
+    let rules = r#"
+timezone = "Asia/Shanghai"
+[schedules.open]
+windows = [{ days = "mon-sun", start = "09:00", end = "21:00" }]
+
+[[rules]]
+id = "open"
+fallback = true
+schedule = "open"
+reply = "客服马上回复您。"
+
+[[rules]]
+id = "closed"
+fallback = true
+schedule = "open"
+off_hours = true
+reply = "现在是休息时间（{time}）。"
+"#;
+    let bot = Bot::builder()
+        .callback(TOKEN, AES_KEY, CORP_ID)
+        .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
+        .build()
+        .unwrap();
+    let s = serve(bot).await;
+    let send = sender(&s.url);
+    // 2025-03-05 10:00 and 23:30 in Shanghai, whatever the clock says now.
+    let morning = send
+        .send(&Inbound::text("u", "在吗").at_unix(1_741_140_000))
+        .await;
+    assert_eq!(morning.reply_text().as_deref(), Some("客服马上回复您。"));
+    let night = send
+        .send(&Inbound::text("u", "在吗").at_unix(1_741_188_600))
+        .await;
+    assert_eq!(
+        night.reply_text().as_deref(),
+        Some("现在是休息时间（23:30）。")
+    );
+}

@@ -158,7 +158,8 @@ async fn two_instances_answer_concurrent_redeliveries_once() {
             tasks.push(tokio::spawn(async move { (i, post(&url, &q, &bd).await) }));
         }
     }
-    let mut answers: std::collections::BTreeMap<usize, Vec<(u16, Vec<u8>)>> = Default::default();
+    let mut answers: std::collections::BTreeMap<usize, Vec<(u16, Vec<u8>)>> =
+        std::collections::BTreeMap::new();
     for t in tasks {
         let (i, answer) = t.await.unwrap();
         answers.entry(i).or_default().push(answer);
