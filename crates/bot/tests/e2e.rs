@@ -52,17 +52,6 @@ impl Handler for Orders {
     }
 }
 
-/// The raw bytes the bot answers to one encrypted request.
-async fn post(url: &str, query: &str, body: &str) -> (u16, Vec<u8>) {
-    let r = http()
-        .post(format!("{url}?{query}"))
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
-}
-
 fn texts_to(fake: &wecom_sdk_sim::FakeWeCom, to: &str) -> Vec<String> {
     fake.sent_messages()
         .iter()

@@ -112,16 +112,6 @@ impl Handler for Counting {
     }
 }
 
-async fn post(url: &str, query: &str, body: &str) -> (u16, Vec<u8>) {
-    let r = http()
-        .post(format!("{url}?{query}"))
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
-}
-
 #[tokio::test]
 async fn two_instances_answer_concurrent_redeliveries_once() {
     let Some(first_store) = store("two").await else {

@@ -129,7 +129,7 @@ impl RuleSetBuilder {
     ///
     /// # Errors
     /// Every problem found, each naming the rule and the field: duplicate ids, rules
-    /// without keywords (unless fallback or intent rules), bad regexes, unknown time zones,
+    /// without keywords (unless fallback, intent or event rules), event rules with keywords, bad regexes, unknown time zones,
     /// bad windows or dates, unknown templates or schedules, invalid reply templates,
     /// zero-weight variants, zero limits, a rule with neither a reply nor an action, a
     /// reply variable that is neither built in (`user_id`, `nickname`, `time`, `date`), a

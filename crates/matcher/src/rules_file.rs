@@ -355,6 +355,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
         "priority",
         "keywords",
         "intent",
+        "event",
         "fallback",
         "schedule",
         "off_hours",
@@ -368,7 +369,6 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
         "explore",
         "actions",
         "continue",
-        "event",
     ])?;
     let id = o.required("id")?;
     let mut r = Rule::new(id.clone(), o.string("name")?.unwrap_or(id));

@@ -497,7 +497,9 @@ fn validation_names_rule_and_field() {
     );
     assert_eq!(
         problems(vec![Rule::new("empty", "e").reply("x")]),
-        ["rule 'empty': keywords: no keywords (add one, or make it a fallback or intent rule)"]
+        [
+            "rule 'empty': keywords: no keywords (add one, or make it a fallback, intent or event rule)"
+        ]
     );
     assert_eq!(
         problems(vec![

@@ -50,7 +50,7 @@ fn mistakes_name_the_rule_and_the_field() {
     );
     assert_eq!(
         err("[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nrepyl = \"hi\"\n"),
-        "rule 'x': repyl: unknown field (expected one of: id, name, enabled, priority, keywords, intent, fallback, schedule, off_hours, scope, audience, limit, cooldown, reply, variants, variant_seed, explore, actions, continue)"
+        "rule 'x': repyl: unknown field (expected one of: id, name, enabled, priority, keywords, intent, event, fallback, schedule, off_hours, scope, audience, limit, cooldown, reply, variants, variant_seed, explore, actions, continue)"
     );
     assert_eq!(
         err("[[rules]]\nkeywords = [\"a\"]\n"),

@@ -181,3 +181,14 @@ pub async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// The status and raw bytes the bot answers to one (pre-encrypted) POST.
+pub async fn post(url: &str, query: &str, body: &str) -> (u16, Vec<u8>) {
+    let r = http()
+        .post(format!("{url}?{query}"))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}

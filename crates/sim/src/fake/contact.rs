@@ -294,18 +294,16 @@ pub(crate) fn groupchat_get(state: &mut State, req: &ApiRequest) -> ApiResult {
     }})))
 }
 
-/// `POST /cgi-bin/externalcontact/add_msg_template`: unknown customers in `fail_list`.
-pub(crate) fn add_msg_template(state: &mut State, req: &ApiRequest) -> ApiResult {
-    let body = &req.body;
+/// The `text{content}` and `attachments` of a customer message (group-send template,
+/// welcome): not both empty (44004), text ≤ 4000 bytes (45002), ≤ 9 attachments (40058).
+fn check_text_and_attachments(body: &Value) -> Result<(&str, Option<&Vec<Value>>), ApiError> {
     let text = body
         .pointer("/text/content")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let attachments = body
-        .get("attachments")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    if text.is_empty() && attachments == 0 {
+    let attachments = body.get("attachments").and_then(Value::as_array);
+    let count = attachments.map_or(0, Vec::len);
+    if text.is_empty() && count == 0 {
         return Err(ApiError::new(
             44004,
             "empty content: text and attachments are both empty",
@@ -317,12 +315,19 @@ pub(crate) fn add_msg_template(state: &mut State, req: &ApiRequest) -> ApiResult
             "content size out of limit: text at most 4000 bytes",
         ));
     }
-    if attachments > 9 {
+    if count > 9 {
         return Err(ApiError::new(
             40058,
             "invalid parameter: at most 9 attachments",
         ));
     }
+    Ok((text, attachments))
+}
+
+/// `POST /cgi-bin/externalcontact/add_msg_template`: unknown customers in `fail_list`.
+pub(crate) fn add_msg_template(state: &mut State, req: &ApiRequest) -> ApiResult {
+    let body = &req.body;
+    check_text_and_attachments(body)?;
     let group = str_field(body, "chat_type") == "group";
     if group && str_field(body, "sender").is_empty() {
         return Err(ApiError::new(
@@ -347,29 +352,7 @@ pub(crate) fn add_msg_template(state: &mut State, req: &ApiRequest) -> ApiResult
 pub(crate) fn send_welcome_msg(state: &mut State, req: &ApiRequest) -> ApiResult {
     let body = &req.body;
     let code = required(body, "welcome_code")?.to_owned();
-    let text = body
-        .pointer("/text/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let attachments = body.get("attachments").and_then(Value::as_array);
-    if text.is_empty() && attachments.is_none_or(Vec::is_empty) {
-        return Err(ApiError::new(
-            44004,
-            "empty content: text and attachments are both empty",
-        ));
-    }
-    if text.len() > 4000 {
-        return Err(ApiError::new(
-            45002,
-            "content size out of limit: text at most 4000 bytes",
-        ));
-    }
-    if attachments.is_some_and(|a| a.len() > 9) {
-        return Err(ApiError::new(
-            40058,
-            "invalid parameter: at most 9 attachments",
-        ));
-    }
+    let (text, attachments) = check_text_and_attachments(body)?;
     if !state.used_welcome_codes.insert(code.clone()) {
         return Err(ApiError::new(
             40058,
