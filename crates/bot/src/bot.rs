@@ -317,10 +317,7 @@ impl Bot {
         );
         let remaining = inner.budget.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, &mut work).await {
-            Ok(Ok(Ok(decision))) => {
-                self.deliver_in_time(decision, &message, &key, &q, started)
-                    .await
-            }
+            Ok(Ok(Ok(decision))) => self.deliver_in_time(decision, &message, &key, &q).await,
             Ok(Ok(Err(e))) => {
                 self.failed(&key, &e.to_string()).await;
                 CallbackResponse::text(500, "handler failed; WeCom will re-deliver")
@@ -387,11 +384,9 @@ impl Bot {
         message: &Message,
         key: &str,
         q: &Query,
-        started: Instant,
     ) -> CallbackResponse {
         use crate::inbound::Route;
         let inner = &self.inner;
-        let _ = started;
         match &decision.routed.route {
             Route::Passive(_) => {
                 let first = decision

@@ -39,6 +39,8 @@ pub(crate) struct Routed {
     /// The member who has the customer (customer events), for `mark_tag`.
     pub(crate) staff: Option<String>,
     pub(crate) channel: Channel,
+    /// The group chat, for group events.
+    pub(crate) chat: Option<String>,
 }
 
 /// Events WeCom accepts a passive reply to (protocol §4).
@@ -65,6 +67,7 @@ pub(crate) fn route(message: &Message) -> Routed {
         event,
         staff: None,
         channel: Channel::App,
+        chat: None,
     };
     let Body::Event(event) = &message.body else {
         // Messages: the text (empty for images, voice, …: only fallbacks can answer).
@@ -179,6 +182,7 @@ fn customer_event(change: &ExternalContactChange, at: i64) -> Routed {
         event: Some(label(name, state)),
         staff: Some(staff.to_owned()).filter(|s| !s.is_empty()),
         channel: Channel::App,
+        chat: None,
     }
 }
 
@@ -230,6 +234,7 @@ fn chat_event(change: &ExternalChatChange, at: i64) -> Routed {
         event: Some(label(name, chat)),
         staff: None,
         channel: Channel::CustomerGroup,
+        chat: Some(chat.to_owned()).filter(|c| !c.is_empty()),
     }
 }
 
@@ -266,6 +271,16 @@ mod tests {
         );
         assert_eq!(r.route, Route::Welcome("WC".into()));
         assert_eq!(r.staff.as_deref(), Some("zhangsan"));
+    }
+
+    #[test]
+    fn a_member_joining_a_customer_group_is_keyed_by_the_chat() {
+        let m = parse("<xml><ToUserName>ww1</ToUserName><FromUserName>sys</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>change_external_chat</Event><ChatId>wrChat1</ChatId><ChangeType>update</ChangeType><UpdateDetail>add_member</UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>wmJoiner</Item></MemChangeList></xml>");
+        let r = route(&m);
+        assert_eq!(r.incoming.event_name_key(), Some(("add_member", "wrChat1")));
+        assert_eq!(r.user, "wmJoiner");
+        assert_eq!(r.chat.as_deref(), Some("wrChat1"));
+        assert!(matches!(r.route, Route::Nowhere(_)));
     }
 
     #[test]
