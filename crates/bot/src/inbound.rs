@@ -275,7 +275,9 @@ mod tests {
 
     #[test]
     fn a_member_joining_a_customer_group_is_keyed_by_the_chat() {
-        let m = parse("<xml><ToUserName>ww1</ToUserName><FromUserName>sys</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>change_external_chat</Event><ChatId>wrChat1</ChatId><ChangeType>update</ChangeType><UpdateDetail>add_member</UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>wmJoiner</Item></MemChangeList></xml>");
+        let m = parse(
+            "<xml><ToUserName>ww1</ToUserName><FromUserName>sys</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>change_external_chat</Event><ChatId>wrChat1</ChatId><ChangeType>update</ChangeType><UpdateDetail>add_member</UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>wmJoiner</Item></MemChangeList></xml>",
+        );
         let r = route(&m);
         assert_eq!(r.incoming.event_name_key(), Some(("add_member", "wrChat1")));
         assert_eq!(r.user, "wmJoiner");
