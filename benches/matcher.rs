@@ -103,10 +103,12 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("matcher/compile");
     group.sample_size(10);
-    let defs = rules(10_000);
-    group.bench_function("10000_rules", |b| {
-        b.iter(|| RuleSet::new(black_box(defs.clone())).expect("valid"));
-    });
+    for n in [10_000usize, 100_000] {
+        let defs = rules(n);
+        group.bench_function(format!("{n}_rules"), |b| {
+            b.iter(|| RuleSet::new(black_box(defs.clone())).expect("valid"));
+        });
+    }
     group.finish();
 }
 

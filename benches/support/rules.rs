@@ -23,25 +23,36 @@ impl Lcg {
     }
 }
 
-/// `n` rules: 60% contains, 30% exact, 10% prefix keywords (two each), plus one regex
-/// rule per thousand (at most 20), as operators write them.
+/// `n` rules as large rule sets are written: 70% `contains`, 15% `exact`, 10% `prefix`
+/// (two keywords each) and 5% regex rules of the shapes the docs teach
+/// (`快递\d{6}(?P<code>[A-Z]{2}\d{4})`, `(?P<no>SF\d{10})`, each with its own literal) —
+/// never capped, so every cost real rule sets have is in the figure.
 pub(crate) fn rules(n: usize) -> Vec<Rule> {
     let mut rng = Lcg(42);
     (0..n)
         .map(|i| {
-            let mode = match i % 10 {
-                0..=5 => MatchMode::Contains,
-                6..=8 => MatchMode::Exact,
-                _ => MatchMode::Prefix,
-            };
             let mut rule = Rule::new(format!("r{i}"), format!("rule {i}"))
                 .priority(i32::try_from(i % 7).unwrap_or(0));
-            for _ in 0..2 {
-                let len = 2 + (rng.next() % 4) as usize;
-                rule = rule.keyword(Keyword::new(rng.cjk(len), mode));
-            }
-            if i % 1000 == 999 && i < 20_000 {
-                rule = rule.regex(format!(r"单号(?P<no>[A-Z]{{2}}{i}\d{{6}})"));
+            let mode = match i % 20 {
+                0..=13 => MatchMode::Contains,
+                14..=16 => MatchMode::Exact,
+                17..=18 => MatchMode::Prefix,
+                _ => MatchMode::Regex,
+            };
+            if mode == MatchMode::Regex {
+                let pattern = if i % 40 == 19 {
+                    format!(r"{}\d{{6}}(?P<code>[A-Z]{{2}}\d{{4}})", rng.cjk(2))
+                } else {
+                    let a = char::from(b'A' + u8::try_from(rng.next() % 26).unwrap_or(0));
+                    let b = char::from(b'A' + u8::try_from(rng.next() % 26).unwrap_or(0));
+                    format!(r"(?P<no>{a}{b}\d{{10}})")
+                };
+                rule = rule.regex(pattern);
+            } else {
+                for _ in 0..2 {
+                    let len = 2 + (rng.next() % 4) as usize;
+                    rule = rule.keyword(Keyword::new(rng.cjk(len), mode));
+                }
             }
             rule.reply(format!("答复 {i}：{{nickname}} 您好"))
         })

@@ -486,7 +486,20 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                 rule: i,
                 keyword: u16::try_from(k).unwrap_or(u16::MAX),
             };
-            builder.add(at, &rule.keywords[k], kw.mode);
+            match rule.regexes.get(k).and_then(Option::as_ref) {
+                Some(regex) if kw.mode == MatchMode::Regex => {
+                    if !builder.add_regex(at, regex.clone(), &kw.text) {
+                        warnings.push(Warning {
+                            rule: rule.def.id.clone(),
+                            message: format!(
+                                "regex {} has no literal every match starts or ends with: it runs on every message (give it a fixed word, e.g. 快递\\d+ rather than \\d+)",
+                                short(&kw.text)
+                            ),
+                        });
+                    }
+                }
+                _ => builder.add(at, &rule.keywords[k], kw.mode),
+            }
         }
         if rule.def.fallback {
             fallbacks.push(i);
@@ -596,5 +609,17 @@ fn check_chat_limits(rules: &[CompiledRule], max: usize, errors: &mut Vec<RuleEr
                 ),
             ));
         }
+    }
+}
+
+/// At most 40 characters of `value`, quoted (error and warning texts never carry a whole
+/// hostile value).
+fn short(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(40).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
     }
 }

@@ -1,11 +1,15 @@
 //! The keyword index: exact keywords in a hash map, contains and prefix keywords in one
-//! Aho-Corasick automaton, regexes in one `RegexSet`. A message is scanned once,
-//! whatever the number of rules.
+//! Aho-Corasick automaton, and regexes behind a literal prefilter: the literals each
+//! regex's matches must start (or end) with go into a second automaton over the
+//! case-kept text, and only the regexes whose literal was seen run — each compiled
+//! once. Regexes without a usable literal (rare; the rule set warns) run on every
+//! message. A message is scanned once per automaton, whatever the number of rules.
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-use regex::RegexSet;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::Regex;
+use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 
 use crate::rule::MatchMode;
 
@@ -23,8 +27,14 @@ pub(crate) struct KeywordIndex {
     automaton: Option<AhoCorasick>,
     /// By pattern id: the keywords with that (deduplicated) text and whether each is a prefix.
     pattern_refs: Vec<Vec<(KwRef, bool)>>,
-    regex_set: Option<RegexSet>,
-    regex_refs: Vec<KwRef>,
+    /// Every regex keyword, compiled once (shared with its rule, which captures with it).
+    regexes: Vec<(Regex, KwRef)>,
+    /// The prefilter: literals that regexes need, over the case-kept text.
+    literals: Option<AhoCorasick>,
+    /// By literal id: the regexes (indices into `regexes`) that need it.
+    literal_regexes: Vec<Vec<u32>>,
+    /// Regexes with no usable literal: tried on every message.
+    always: Vec<u32>,
 }
 
 /// Collects keywords, then builds the index.
@@ -33,15 +43,26 @@ pub(crate) struct IndexBuilder {
     exact: HashMap<Box<str>, Vec<KwRef>>,
     patterns: HashMap<String, usize>,
     pattern_refs: Vec<Vec<(KwRef, bool)>>,
-    regexes: Vec<String>,
-    regex_refs: Vec<KwRef>,
+    regexes: Vec<(Regex, KwRef)>,
+    literals: HashMap<Vec<u8>, usize>,
+    literal_regexes: Vec<Vec<u32>>,
+    always: Vec<u32>,
 }
 
+/// Past this many patterns, an automaton is a contiguous NFA: its build is linear in the
+/// patterns' size (a DFA over many or long patterns takes minutes and gigabytes), and a
+/// search is still one pass.
+const DFA_MAX_PATTERNS: usize = 2_000;
+/// … and past this many pattern bytes.
+const DFA_MAX_BYTES: usize = 64 * 1024;
+
 impl IndexBuilder {
-    /// Adds a keyword; `text` is already normalized (patterns as written for regexes).
+    /// Adds an exact, contains or prefix keyword; `text` is already normalized.
     pub(crate) fn add(&mut self, at: KwRef, text: &str, mode: MatchMode) {
         match mode {
             MatchMode::Exact => self.exact.entry(text.into()).or_default().push(at),
+            // Regexes come through `add_regex` (one that did not compile is an error).
+            MatchMode::Regex => {}
             MatchMode::Contains | MatchMode::Prefix => {
                 let next = self.pattern_refs.len();
                 let id = *self.patterns.entry(text.to_owned()).or_insert(next);
@@ -50,47 +71,97 @@ impl IndexBuilder {
                 }
                 self.pattern_refs[id].push((at, mode == MatchMode::Prefix));
             }
-            MatchMode::Regex => {
-                self.regexes.push(text.to_owned());
-                self.regex_refs.push(at);
-            }
         }
     }
 
-    /// Builds the automaton and the regex set.
+    /// Adds a regex keyword (compiled from `pattern`). Returns `false` when the regex
+    /// has no literal every match must start or end with: it will run on every message.
+    pub(crate) fn add_regex(&mut self, at: KwRef, regex: Regex, pattern: &str) -> bool {
+        let index = u32::try_from(self.regexes.len()).unwrap_or(u32::MAX);
+        self.regexes.push((regex, at));
+        let Some(literals) = required_literals(pattern) else {
+            self.always.push(index);
+            return false;
+        };
+        for literal in literals {
+            let next = self.literal_regexes.len();
+            let id = *self.literals.entry(literal).or_insert(next);
+            if id == next {
+                self.literal_regexes.push(Vec::new());
+            }
+            if self.literal_regexes[id].last() != Some(&index) {
+                self.literal_regexes[id].push(index);
+            }
+        }
+        true
+    }
+
+    /// Builds the automata.
     ///
     /// # Errors
-    /// The automaton or regex set could not be built (size limits), as text.
+    /// An automaton could not be built (size limits), as text.
     pub(crate) fn build(self) -> Result<KeywordIndex, String> {
-        let automaton = if self.pattern_refs.is_empty() {
-            None
-        } else {
-            let mut by_id: Vec<(&str, usize)> = self
-                .patterns
-                .iter()
-                .map(|(p, &id)| (p.as_str(), id))
-                .collect();
-            by_id.sort_unstable_by_key(|&(_, id)| id);
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(by_id.iter().map(|&(p, _)| p))
-                    .map_err(|e| format!("keyword automaton: {e}"))?,
-            )
-        };
-        let regex_set = if self.regexes.is_empty() {
-            None
-        } else {
-            Some(RegexSet::new(&self.regexes).map_err(|e| format!("regex set: {e}"))?)
-        };
+        let automaton = build_automaton(
+            self.patterns
+                .into_iter()
+                .map(|(p, id)| (p.into_bytes(), id)),
+        )
+        .map_err(|e| format!("keyword automaton: {e}"))?;
+        let literals =
+            build_automaton(self.literals).map_err(|e| format!("regex literal automaton: {e}"))?;
         Ok(KeywordIndex {
             exact: self.exact,
             automaton,
             pattern_refs: self.pattern_refs,
-            regex_set,
-            regex_refs: self.regex_refs,
+            regexes: self.regexes,
+            literals,
+            literal_regexes: self.literal_regexes,
+            always: self.always,
         })
     }
+}
+
+/// An automaton over `patterns` (bytes, id), pattern `i` at id `i`; `None` when empty.
+/// The kind is chosen by size so that building stays linear.
+fn build_automaton(
+    patterns: impl IntoIterator<Item = (Vec<u8>, usize)>,
+) -> Result<Option<AhoCorasick>, aho_corasick::BuildError> {
+    let mut by_id: Vec<(Vec<u8>, usize)> = patterns.into_iter().collect();
+    if by_id.is_empty() {
+        return Ok(None);
+    }
+    by_id.sort_unstable_by_key(|(_, id)| *id);
+    let bytes: usize = by_id.iter().map(|(p, _)| p.len()).sum();
+    let kind = if by_id.len() <= DFA_MAX_PATTERNS && bytes <= DFA_MAX_BYTES {
+        AhoCorasickKind::DFA
+    } else {
+        AhoCorasickKind::ContiguousNFA
+    };
+    AhoCorasick::builder()
+        .match_kind(MatchKind::Standard)
+        .kind(Some(kind))
+        .build(by_id.iter().map(|(p, _)| p))
+        .map(Some)
+}
+
+/// Literals one of which every match of `pattern` starts with (or, failing that, ends
+/// with); `None` when there is no such finite set without the empty string.
+fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let usable = |seq: Seq| -> Option<Vec<Vec<u8>>> {
+        let literals = seq.literals()?;
+        if literals.is_empty()
+            || literals
+                .iter()
+                .any(regex_syntax::hir::literal::Literal::is_empty)
+        {
+            return None;
+        }
+        Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+    };
+    let mut extractor = Extractor::new();
+    usable(extractor.kind(ExtractKind::Prefix).extract(&hir))
+        .or_else(|| usable(extractor.kind(ExtractKind::Suffix).extract(&hir)))
 }
 
 impl KeywordIndex {
@@ -109,13 +180,61 @@ impl KeywordIndex {
                 }
             }
         }
-        if let Some(set) = &self.regex_set {
-            out.extend(set.matches(clean).iter().map(|i| self.regex_refs[i]));
+        if self.regexes.is_empty() {
+            return;
+        }
+        let mut candidates: Vec<u32> = self.always.clone();
+        if let Some(ac) = &self.literals {
+            for m in ac.find_overlapping_iter(clean) {
+                candidates.extend_from_slice(&self.literal_regexes[m.pattern().as_usize()]);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for i in candidates {
+            let (regex, at) = &self.regexes[i as usize];
+            if regex.is_match(clean) {
+                out.push(*at);
+            }
         }
     }
 
     /// Whether there are regex keywords (so callers know to compute `clean`).
     pub(crate) fn has_regex(&self) -> bool {
-        self.regex_set.is_some()
+        !self.regexes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::required_literals;
+
+    fn lits(p: &str) -> Option<Vec<String>> {
+        required_literals(p).map(|l| {
+            l.into_iter()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn keyword_regexes_have_literals() {
+        assert_eq!(
+            lits(r"快递\d{6}(?P<code>[A-Z]{2}\d{4})"),
+            Some(vec!["快递".into()])
+        );
+        let carriers = lits(r"(?P<carrier>SF|YT|ZTO)(?P<no>\d{10,12})").unwrap();
+        assert_eq!(carriers.len(), 3);
+        assert!(
+            carriers
+                .iter()
+                .all(|c| ["SF", "YT", "ZTO"].iter().any(|w| c.starts_with(w)))
+        );
+        // No prefix, but a suffix.
+        assert!(lits(r"\d+元").is_some_and(|l| l.iter().all(|s| s.ends_with('元'))));
+        // Nothing every match needs.
+        assert_eq!(lits(r"\d+"), None);
+        assert_eq!(lits(r"a*"), None);
+        assert_eq!(lits(r"(a|)"), None);
     }
 }
