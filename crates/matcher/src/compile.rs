@@ -25,6 +25,37 @@ const BUILT_IN_VARIABLES: [&str; 4] = ["user_id", "nickname", "time", "date"];
 /// News titles longer than this many characters read badly on a phone.
 const NEWS_TITLE_ADVICE_CHARS: usize = 15;
 
+/// Bounds on a rule set, so that loading stays linear and bounded whatever a file holds:
+/// each broken one is an error naming the rule and the field. Set them with
+/// [`RuleSetBuilder::limits`]; files larger than [`Limits::max_file_bytes`] (default)
+/// are refused before parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Rules in a set (default 200 000).
+    pub max_rules: usize,
+    /// Keywords of one rule (default 200).
+    pub max_keywords_per_rule: usize,
+    /// Characters of one keyword or regex (default 200).
+    pub max_keyword_chars: usize,
+    /// Characters of a rule id (default 128).
+    pub max_id_chars: usize,
+    /// Bytes of a rules file (default 32 MiB).
+    pub max_file_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_rules: 200_000,
+            max_keywords_per_rule: 200,
+            max_keyword_chars: 200,
+            max_id_chars: 128,
+            max_file_bytes: 32 << 20,
+        }
+    }
+}
+
 /// Builds a [`RuleSet`].
 #[derive(Debug, Clone)]
 #[must_use]
@@ -38,6 +69,7 @@ pub struct RuleSetBuilder {
     sensitive_words: Vec<String>,
     block_incoming: bool,
     variables: BTreeSet<String>,
+    limits: Limits,
 }
 
 impl Default for RuleSetBuilder {
@@ -52,11 +84,18 @@ impl Default for RuleSetBuilder {
             sensitive_words: Vec::new(),
             block_incoming: false,
             variables: BTreeSet::new(),
+            limits: Limits::default(),
         }
     }
 }
 
 impl RuleSetBuilder {
+    /// Other bounds than [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Adds a rule (file order = the order of these calls).
     pub fn rule(mut self, rule: Rule) -> Self {
         self.rules.push(rule);
@@ -222,6 +261,9 @@ fn compile_parts(parts: &[Part], field: &str) -> Result<Vec<CompiledPart>, (Stri
     reason = "one pass that checks every field of every rule"
 )]
 fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
+    if b.rules.len() > b.limits.max_rules {
+        return Err(too_many_rules(b.rules.len(), b.limits.max_rules));
+    }
     let mut errors: Vec<RuleError> = Vec::new();
     let mut warnings: Vec<Warning> = Vec::new();
     let tz = match TimeZone::get(&b.timezone) {
@@ -262,10 +304,42 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         let mut fail = |field: &str, message: String| {
             errors.push(RuleError::new(label.clone(), field, message));
         };
+        let limits = &b.limits;
         if rule.id.trim().is_empty() {
             fail("id", "is empty".into());
+        } else if rule.id.chars().count() > limits.max_id_chars {
+            fail(
+                "id",
+                format!("longer than {} characters", limits.max_id_chars),
+            );
         } else if !seen.insert(rule.id.as_str()) {
-            fail("id", format!("duplicate id {:?}", rule.id));
+            fail("id", format!("duplicate id {}", short(&rule.id)));
+        }
+        if rule.keywords.len() > limits.max_keywords_per_rule {
+            fail(
+                "keywords",
+                format!(
+                    "{} keywords; at most {} per rule",
+                    rule.keywords.len(),
+                    limits.max_keywords_per_rule
+                ),
+            );
+            continue;
+        }
+        if let Some(k) = rule
+            .keywords
+            .iter()
+            .position(|k| k.text.chars().count() > limits.max_keyword_chars)
+        {
+            fail(
+                &format!("keyword {}", k + 1),
+                format!(
+                    "{} is longer than {} characters",
+                    short(&rule.keywords[k].text),
+                    limits.max_keyword_chars
+                ),
+            );
+            continue;
         }
         if rule.event.is_some() {
             if !rule.keywords.is_empty() || rule.fallback || rule.intent.is_some() {
@@ -622,4 +696,13 @@ fn short(value: &str) -> String {
     } else {
         format!("{head:?}")
     }
+}
+
+/// The error for a set of `n` rules over `max`.
+pub(crate) fn too_many_rules(n: usize, max: usize) -> RuleSetError {
+    RuleSetError::Invalid(RuleError::new(
+        "rule set",
+        "rules",
+        format!("{n} rules; at most {max} (raise Limits::max_rules)"),
+    ))
 }

@@ -21,7 +21,7 @@ pub enum RuleSetError {
     #[error("{0}")]
     Invalid(RuleError),
     /// Several problems; all of them, in file order.
-    #[error("{} problems in the rules:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    #[error("{} problems in the rules:\n{}", .0.len(), first_problems(.0))]
     Many(Vec<RuleError>),
 }
 
@@ -111,3 +111,14 @@ pub struct StoreError(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ScheduleError(pub(crate) String);
+
+/// The first 20 problems, a line each, and how many more (an error stays readable
+/// whatever the file held).
+fn first_problems(all: &[RuleError]) -> String {
+    const SHOWN: usize = 20;
+    let mut out: Vec<String> = all.iter().take(SHOWN).map(ToString::to_string).collect();
+    if all.len() > SHOWN {
+        out.push(format!("… and {} more", all.len() - SHOWN));
+    }
+    out.join("\n")
+}

@@ -24,13 +24,13 @@ pub(crate) struct KwRef {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeywordIndex {
     exact: HashMap<Box<str>, Vec<KwRef>>,
-    automaton: Option<AhoCorasick>,
+    automaton: Automata,
     /// By pattern id: the keywords with that (deduplicated) text and whether each is a prefix.
     pattern_refs: Vec<Vec<(KwRef, bool)>>,
     /// Every regex keyword, compiled once (shared with its rule, which captures with it).
     regexes: Vec<(Regex, KwRef)>,
     /// The prefilter: literals that regexes need, over the case-kept text.
-    literals: Option<AhoCorasick>,
+    literals: Automata,
     /// By literal id: the regexes (indices into `regexes`) that need it.
     literal_regexes: Vec<Vec<u32>>,
     /// Regexes with no usable literal: tried on every message.
@@ -49,11 +49,25 @@ pub(crate) struct IndexBuilder {
     always: Vec<u32>,
 }
 
-/// Past this many patterns, an automaton is a contiguous NFA: its build is linear in the
-/// patterns' size (a DFA over many or long patterns takes minutes and gigabytes), and a
-/// search is still one pass.
+/// The automaton over the patterns (none when there are none).
+#[derive(Debug, Clone, Default)]
+struct Automata(Option<AhoCorasick>);
+
+impl Automata {
+    /// Every (overlapping) match in `haystack`: `(pattern id, start)`.
+    fn matches<'a>(&'a self, haystack: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+        self.0
+            .iter()
+            .flat_map(move |ac| ac.find_overlapping_iter(haystack))
+            .map(|m| (m.pattern().as_usize(), m.start()))
+    }
+}
+
+/// Up to this many patterns and [`DFA_MAX_BYTES`], the automaton is a DFA (fastest to
+/// search); beyond, a contiguous NFA, whose build stays linear in the patterns' size
+/// where a DFA's takes minutes and gigabytes.
 const DFA_MAX_PATTERNS: usize = 2_000;
-/// … and past this many pattern bytes.
+/// See [`DFA_MAX_PATTERNS`].
 const DFA_MAX_BYTES: usize = 64 * 1024;
 
 impl IndexBuilder {
@@ -121,14 +135,17 @@ impl IndexBuilder {
     }
 }
 
-/// An automaton over `patterns` (bytes, id), pattern `i` at id `i`; `None` when empty.
-/// The kind is chosen by size so that building stays linear.
+/// The automaton over `patterns` (bytes, id), pattern `i` at id `i`; its kind chosen by
+/// size so that building stays linear in the patterns' size. (aho-corasick 1.1.5 still
+/// spends time growing with the square of the states on sets of very many short
+/// patterns with shared prefixes — `Remapper::remap`; splitting the automaton trades
+/// that for a scan per part, which costs real rule sets far more.)
 fn build_automaton(
     patterns: impl IntoIterator<Item = (Vec<u8>, usize)>,
-) -> Result<Option<AhoCorasick>, aho_corasick::BuildError> {
+) -> Result<Automata, aho_corasick::BuildError> {
     let mut by_id: Vec<(Vec<u8>, usize)> = patterns.into_iter().collect();
     if by_id.is_empty() {
-        return Ok(None);
+        return Ok(Automata(None));
     }
     by_id.sort_unstable_by_key(|(_, id)| *id);
     let bytes: usize = by_id.iter().map(|(p, _)| p.len()).sum();
@@ -141,7 +158,7 @@ fn build_automaton(
         .match_kind(MatchKind::Standard)
         .kind(Some(kind))
         .build(by_id.iter().map(|(p, _)| p))
-        .map(Some)
+        .map(|ac| Automata(Some(ac)))
 }
 
 /// Literals one of which every match of `pattern` starts with (or, failing that, ends
@@ -171,12 +188,10 @@ impl KeywordIndex {
         if let Some(refs) = self.exact.get(folded) {
             out.extend_from_slice(refs);
         }
-        if let Some(ac) = &self.automaton {
-            for m in ac.find_overlapping_iter(folded) {
-                for &(at, prefix) in &self.pattern_refs[m.pattern().as_usize()] {
-                    if !prefix || m.start() == 0 {
-                        out.push(at);
-                    }
+        for (pattern, start) in self.automaton.matches(folded) {
+            for &(at, prefix) in &self.pattern_refs[pattern] {
+                if !prefix || start == 0 {
+                    out.push(at);
                 }
             }
         }
@@ -184,10 +199,8 @@ impl KeywordIndex {
             return;
         }
         let mut candidates: Vec<u32> = self.always.clone();
-        if let Some(ac) = &self.literals {
-            for m in ac.find_overlapping_iter(clean) {
-                candidates.extend_from_slice(&self.literal_regexes[m.pattern().as_usize()]);
-            }
+        for (literal, _) in self.literals.matches(clean) {
+            candidates.extend_from_slice(&self.literal_regexes[literal]);
         }
         candidates.sort_unstable();
         candidates.dedup();

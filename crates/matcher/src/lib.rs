@@ -70,7 +70,7 @@ mod template;
 
 pub use chain::{Chain, Matcher};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use compile::{DEFAULT_MAX_RULES_PER_CHAT, DEFAULT_TIMEZONE, RuleSetBuilder};
+pub use compile::{DEFAULT_MAX_RULES_PER_CHAT, DEFAULT_TIMEZONE, Limits, RuleSetBuilder};
 pub use compiled::RuleSet;
 pub use counter::{CounterStore, MemoryCounterStore};
 pub use engine::{Engine, RuleStats};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::compile::RuleSetBuilder;
+use crate::compile::{Limits, RuleSetBuilder};
 use crate::compiled::RuleSet;
 use crate::error::{RuleError, RuleSetError};
 use crate::incoming::{Channel, CustomerKind};
@@ -615,6 +615,10 @@ fn builder(doc: &Value) -> Result<RuleSetBuilder, RuleSetError> {
             ));
         }
     };
+    let max = Limits::default().max_rules;
+    if rules.len() > max {
+        return Err(crate::compile::too_many_rules(rules.len(), max));
+    }
     for (i, r) in rules.iter().enumerate() {
         match rule(r, i) {
             Ok(r) => b = b.rule(r),
@@ -642,6 +646,7 @@ impl RuleSetBuilder {
     /// # Errors
     /// TOML syntax errors, and every problem the file's own content has.
     pub fn from_toml_str(text: &str) -> Result<Self, RuleSetError> {
+        check_size(text.len())?;
         let doc: Value = toml::from_str(text).map_err(|e| RuleSetError::Syntax(e.to_string()))?;
         builder(&doc)
     }
@@ -651,6 +656,7 @@ impl RuleSetBuilder {
     /// # Errors
     /// As [`from_toml_str`](Self::from_toml_str).
     pub fn from_json_str(text: &str) -> Result<Self, RuleSetError> {
+        check_size(text.len())?;
         let doc: Value =
             serde_json::from_str(text).map_err(|e| RuleSetError::Syntax(e.to_string()))?;
         builder(&doc)
@@ -671,9 +677,7 @@ impl RuleSet {
     /// # Errors
     /// As [`from_toml_str`](Self::from_toml_str).
     pub fn from_json_str(text: &str) -> Result<Self, RuleSetError> {
-        let doc: Value =
-            serde_json::from_str(text).map_err(|e| RuleSetError::Syntax(e.to_string()))?;
-        builder(&doc)?.build()
+        RuleSetBuilder::from_json_str(text)?.build()
     }
 
     /// Reads a rules file: JSON when it ends in `.json`, TOML otherwise.
@@ -682,6 +686,17 @@ impl RuleSet {
     /// The file cannot be read, or as [`from_toml_str`](Self::from_toml_str).
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, RuleSetError> {
         let path = path.as_ref();
+        let io = |reason: String| RuleSetError::Io {
+            path: path.display().to_string(),
+            reason,
+        };
+        let len = std::fs::metadata(path)
+            .map_err(|e| io(e.to_string()))?
+            .len();
+        let max = Limits::default().max_file_bytes;
+        if usize::try_from(len).unwrap_or(usize::MAX) > max {
+            return Err(io(format!("{len} bytes; a rules file has at most {max}")));
+        }
         let text = std::fs::read_to_string(path).map_err(|e| RuleSetError::Io {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -702,6 +717,17 @@ impl RuleSet {
             other => other,
         })
     }
+}
+
+/// Refuses a rules file over [`Limits::max_file_bytes`] before parsing it.
+fn check_size(len: usize) -> Result<(), RuleSetError> {
+    let max = Limits::default().max_file_bytes;
+    if len > max {
+        return Err(RuleSetError::Syntax(format!(
+            "{len} bytes; a rules file has at most {max}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

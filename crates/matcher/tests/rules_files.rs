@@ -174,3 +174,77 @@ fn errors_about_huge_names_stay_short() {
     assert!(err.len() < 1_000, "{} bytes", err.len());
     assert!(err.starts_with("rule 'x': ttt"), "{}", &err[..40]);
 }
+
+#[test]
+fn hostile_files_get_short_errors_naming_the_rule() {
+    let err = |toml: &str| RuleSet::from_toml_str(toml).unwrap_err().to_string();
+    // A 100 KB keyword: refused by its length before any automaton is built.
+    let long = err(&format!(
+        "[[rules]]\nid = \"x\"\nkeywords = [\"{}\"]\nreply = \"r\"\n",
+        "啊".repeat(34_000)
+    ));
+    assert!(long.starts_with("rule 'x': keyword 1: \"啊啊"), "{long}");
+    assert!(
+        long.contains("longer than 200 characters") && long.len() < 300,
+        "{long}"
+    );
+    // Too many keywords in one rule.
+    let many: Vec<String> = (0..201).map(|i| format!("\"k{i}\"")).collect();
+    let kws = err(&format!(
+        "[[rules]]\nid = \"y\"\nkeywords = [{}]\nreply = \"r\"\n",
+        many.join(",")
+    ));
+    assert!(
+        kws.contains("rule 'y': keywords: 201 keywords; at most 200"),
+        "{kws}"
+    );
+    // Twenty duplicate 1 MB ids: a short error, not 40 MB of it.
+    let id = "i".repeat(1 << 20);
+    let dup: String = (0..20)
+        .map(|_| format!("[[rules]]\nid = \"{id}\"\nkeywords = [\"a\"]\nreply = \"r\"\n"))
+        .collect();
+    let dups = err(&dup);
+    assert!(dups.len() < 8_000, "{} bytes", dups.len());
+    assert!(dups.contains("longer than 128 characters"));
+    // Many problems: the first twenty and a count.
+    let bad: String = (0..500)
+        .map(|i| format!("[[rules]]\nid = \"r{i}\"\nreply = \"r\"\n"))
+        .collect();
+    let problems = err(&bad);
+    assert!(problems.starts_with("500 problems in the rules:"));
+    assert!(problems.ends_with("… and 480 more"), "{problems}");
+}
+
+#[test]
+fn limits_are_configurable() {
+    let rules = (0..5).map(|i| {
+        Rule::new(format!("r{i}"), "r")
+            .contains(format!("k{i}"))
+            .reply("x")
+    });
+    let mut limits = Limits::default();
+    limits.max_rules = 4;
+    let err = RuleSet::builder()
+        .limits(limits)
+        .rules(rules)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "rule set: rules: 5 rules; at most 4 (raise Limits::max_rules)"
+    );
+}
+
+#[test]
+fn a_regex_without_a_literal_loads_with_a_warning() {
+    let set = RuleSet::from_toml_str(
+        "[[rules]]\nid = \"digits\"\nkeywords = [{ regex = '\\d{6,}' }]\nreply = \"r\"\n",
+    )
+    .unwrap();
+    assert_eq!(set.warnings().len(), 1);
+    assert_eq!(set.warnings()[0].rule, "digits");
+    assert!(set.warnings()[0].message.contains("runs on every message"));
+    let e = Engine::new(set);
+    assert!(e.find(&Incoming::new("u", "单号 1234567")).is_some());
+}
