@@ -200,16 +200,18 @@ fn hostile_files_get_short_errors_naming_the_rule() {
     );
     // Twenty duplicate 1 MB ids: a short error, not 40 MB of it.
     let id = "i".repeat(1 << 20);
-    let dup: String = (0..20)
-        .map(|_| format!("[[rules]]\nid = \"{id}\"\nkeywords = [\"a\"]\nreply = \"r\"\n"))
-        .collect();
+    let dup = format!("[[rules]]\nid = \"{id}\"\nkeywords = [\"a\"]\nreply = \"r\"\n").repeat(20);
     let dups = err(&dup);
     assert!(dups.len() < 8_000, "{} bytes", dups.len());
     assert!(dups.contains("longer than 128 characters"));
     // Many problems: the first twenty and a count.
-    let bad: String = (0..500)
-        .map(|i| format!("[[rules]]\nid = \"r{i}\"\nreply = \"r\"\n"))
-        .collect();
+    let mut bad = String::new();
+    for i in 0..500 {
+        let _ = std::fmt::Write::write_fmt(
+            &mut bad,
+            format_args!("[[rules]]\nid = \"r{i}\"\nreply = \"r\"\n"),
+        );
+    }
     let problems = err(&bad);
     assert!(problems.starts_with("500 problems in the rules:"));
     assert!(problems.ends_with("… and 480 more"), "{problems}");
