@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::tz::TimeZone;
-use regex::Regex;
 
 use crate::compiled::{CompiledPart, CompiledReply, CompiledRule, RuleSet, VariantReply};
 use crate::error::{RuleError, RuleSetError, Warning};
@@ -42,7 +41,14 @@ pub struct Limits {
     pub max_id_chars: usize,
     /// Bytes of a rules file (default 32 MiB).
     pub max_file_bytes: usize,
+    /// Bytes one compiled regex may take (default 1 MiB; keyword regexes take a few
+    /// KB — `快递\d{6}(?P<code>[A-Z]{2}\d{4})` with Unicode classes included).
+    pub max_regex_bytes: usize,
 }
+
+/// The lazy DFA cache each regex may grow to while matching (the regex crate's default,
+/// 2 MiB, times thousands of keyword regexes would be gigabytes).
+const REGEX_DFA_CACHE_BYTES: usize = 256 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -52,6 +58,7 @@ impl Default for Limits {
             max_keyword_chars: 200,
             max_id_chars: 128,
             max_file_bytes: 32 << 20,
+            max_regex_bytes: 1 << 20,
         }
     }
 }
@@ -367,8 +374,22 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         for (k, kw) in rule.keywords.iter().enumerate() {
             let field = format!("keyword {}", k + 1);
             if kw.mode == MatchMode::Regex {
-                match Regex::new(&kw.text) {
+                match regex::RegexBuilder::new(&kw.text)
+                    .size_limit(limits.max_regex_bytes)
+                    .dfa_size_limit(REGEX_DFA_CACHE_BYTES)
+                    .build()
+                {
                     Ok(re) => regexes.push(Some(re)),
+                    Err(regex::Error::CompiledTooBig(limit)) => {
+                        fail(
+                            &field,
+                            format!(
+                                "regex {} compiles to more than {limit} bytes (Limits::max_regex_bytes): narrow its classes or repetitions",
+                                short(&kw.text)
+                            ),
+                        );
+                        regexes.push(None);
+                    }
                     Err(e) => {
                         fail(&field, format!("invalid regex {:?}: {e}", kw.text));
                         regexes.push(None);

@@ -250,3 +250,18 @@ fn a_regex_without_a_literal_loads_with_a_warning() {
     let e = Engine::new(set);
     assert!(e.find(&Incoming::new("u", "单号 1234567")).is_some());
 }
+
+#[test]
+fn an_oversized_regex_is_refused_naming_the_rule() {
+    let err = RuleSet::from_toml_str(
+        "[[rules]]\nid = \"big\"\nkeywords = [{ regex = '\\w{100}' }]\nreply = \"r\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with(
+            "rule 'big': keyword 1: regex \"\\\\w{100}\" compiles to more than 1048576 bytes"
+        ),
+        "{err}"
+    );
+}
