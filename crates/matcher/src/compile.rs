@@ -2,13 +2,14 @@
 //! check that names the rule and the field, and the advice given as warnings.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 
 use crate::compiled::{CompiledPart, CompiledReply, CompiledRule, RuleSet, VariantReply};
 use crate::error::{RuleError, RuleSetError, Warning};
 use crate::filter::SensitiveFilter;
-use crate::index::{IndexBuilder, KwRef};
+use crate::index::{IndexBuilder, KwRef, LazyRegex, build_regex};
 use crate::normalize::Normalizer;
 use crate::rule::{MatchMode, Part, ReplySpec, Rule, Schedule};
 use crate::schedule::{CompiledSchedule, max_overlap};
@@ -45,10 +46,6 @@ pub struct Limits {
     /// KB — `快递\d{6}(?P<code>[A-Z]{2}\d{4})` with Unicode classes included).
     pub max_regex_bytes: usize,
 }
-
-/// The lazy DFA cache each regex may grow to while matching (the regex crate's default,
-/// 2 MiB, times thousands of keyword regexes would be gigabytes).
-const REGEX_DFA_CACHE_BYTES: usize = 256 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -370,16 +367,20 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
             );
         }
         let mut regexes = Vec::with_capacity(rule.keywords.len());
+        let mut capture_names: Vec<String> = Vec::new();
         let mut keywords = Vec::with_capacity(rule.keywords.len());
         for (k, kw) in rule.keywords.iter().enumerate() {
             let field = format!("keyword {}", k + 1);
             if kw.mode == MatchMode::Regex {
-                match regex::RegexBuilder::new(&kw.text)
-                    .size_limit(limits.max_regex_bytes)
-                    .dfa_size_limit(REGEX_DFA_CACHE_BYTES)
-                    .build()
-                {
-                    Ok(re) => regexes.push(Some(re)),
+                match build_regex(&kw.text, limits.max_regex_bytes) {
+                    Ok(re) => {
+                        // Checked and dropped: compiled again on first use.
+                        capture_names.extend(re.capture_names().flatten().map(str::to_owned));
+                        regexes.push(Some(Arc::new(LazyRegex::new(
+                            &kw.text,
+                            limits.max_regex_bytes,
+                        ))));
+                    }
                     Err(regex::Error::CompiledTooBig(limit)) => {
                         fail(
                             &field,
@@ -512,11 +513,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
             );
         }
         if rule.intent.is_none() {
-            let captures: HashSet<&str> = regexes
-                .iter()
-                .flatten()
-                .flat_map(|re| re.capture_names().flatten())
-                .collect();
+            let captures: HashSet<&str> = capture_names.iter().map(String::as_str).collect();
             for (field, name) in unknown_variables(&reply, &captures, &b.variables) {
                 fail(
                     &field,
@@ -583,7 +580,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
             };
             match rule.regexes.get(k).and_then(Option::as_ref) {
                 Some(regex) if kw.mode == MatchMode::Regex => {
-                    if !builder.add_regex(at, regex.clone(), &kw.text) {
+                    if !builder.add_regex(at, Arc::clone(regex), &kw.text) {
                         warnings.push(Warning {
                             rule: rule.def.id.clone(),
                             message: format!(

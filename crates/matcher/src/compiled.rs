@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use regex::Regex;
+use std::sync::Arc;
 
 use crate::compile::RuleSetBuilder;
 use crate::error::{RuleSetError, Warning};
 use crate::filter::SensitiveFilter;
 use crate::hit::Verdict;
 use crate::incoming::{CustomerKind, Incoming};
-use crate::index::{KeywordIndex, KwRef};
+use crate::index::{KeywordIndex, KwRef, LazyRegex};
 use crate::normalize::Normalizer;
 use crate::rule::Rule;
 use crate::schedule::CompiledSchedule;
@@ -100,7 +100,7 @@ pub(crate) struct CompiledRule {
     pub(crate) schedule: Option<CompiledSchedule>,
     pub(crate) reply: CompiledReply,
     /// Per keyword: the regex, for captures (regex keywords only).
-    pub(crate) regexes: Vec<Option<Regex>>,
+    pub(crate) regexes: Vec<Option<Arc<LazyRegex>>>,
     /// Per keyword: the normalized text (what the index holds).
     pub(crate) keywords: Vec<String>,
 }
@@ -176,6 +176,7 @@ impl CompiledRule {
         if let Some(re) = keyword
             .and_then(|k| self.regexes.get(usize::from(k)))
             .and_then(Option::as_ref)
+            .and_then(|re| re.get())
             && let Some(caps) = re.captures(clean)
         {
             {

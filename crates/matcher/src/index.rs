@@ -6,12 +6,54 @@
 //! message. A message is scanned once per automaton, whatever the number of rules.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 
 use crate::rule::MatchMode;
+
+/// A regex keyword, compiled on first use. Loading checks that it compiles within its
+/// size limit and drops the compiled form: a compiled keyword regex with Unicode classes
+/// takes hundreds of KB, so a process holds compiled only the regexes its messages
+/// needed (a rule set of 100 000 rules with 5 % regexes took 1.9 GB compiled up front).
+#[derive(Debug)]
+pub(crate) struct LazyRegex {
+    pattern: Box<str>,
+    size_limit: usize,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    /// A regex that [`build_regex`] accepted.
+    pub(crate) fn new(pattern: &str, size_limit: usize) -> Self {
+        Self {
+            pattern: pattern.into(),
+            size_limit,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The compiled regex (compiled now if it is the first use).
+    pub(crate) fn get(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| build_regex(&self.pattern, self.size_limit).ok())
+            .as_ref()
+    }
+}
+
+/// The lazy DFA cache each regex may grow to while matching (the regex crate's default,
+/// 2 MiB, times thousands of keyword regexes would be gigabytes).
+const REGEX_DFA_CACHE_BYTES: usize = 256 * 1024;
+
+/// Compiles a keyword regex within `size_limit` bytes.
+pub(crate) fn build_regex(pattern: &str, size_limit: usize) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(size_limit)
+        .dfa_size_limit(REGEX_DFA_CACHE_BYTES)
+        .build()
+}
 
 /// A keyword of a rule: `(rule index, keyword index)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,8 +69,9 @@ pub(crate) struct KeywordIndex {
     automaton: Automata,
     /// By pattern id: the keywords with that (deduplicated) text and whether each is a prefix.
     pattern_refs: Vec<Vec<(KwRef, bool)>>,
-    /// Every regex keyword, compiled once (shared with its rule, which captures with it).
-    regexes: Vec<(Regex, KwRef)>,
+    /// Every regex keyword, compiled once on first use (shared with its rule, which
+    /// captures with it).
+    regexes: Vec<(Arc<LazyRegex>, KwRef)>,
     /// The prefilter: literals that regexes need, over the case-kept text.
     literals: Automata,
     /// By literal id: the regexes (indices into `regexes`) that need it.
@@ -43,7 +86,7 @@ pub(crate) struct IndexBuilder {
     exact: HashMap<Box<str>, Vec<KwRef>>,
     patterns: HashMap<String, usize>,
     pattern_refs: Vec<Vec<(KwRef, bool)>>,
-    regexes: Vec<(Regex, KwRef)>,
+    regexes: Vec<(Arc<LazyRegex>, KwRef)>,
     literals: HashMap<Vec<u8>, usize>,
     literal_regexes: Vec<Vec<u32>>,
     always: Vec<u32>,
@@ -90,7 +133,7 @@ impl IndexBuilder {
 
     /// Adds a regex keyword (compiled from `pattern`). Returns `false` when the regex
     /// has no literal every match must start or end with: it will run on every message.
-    pub(crate) fn add_regex(&mut self, at: KwRef, regex: Regex, pattern: &str) -> bool {
+    pub(crate) fn add_regex(&mut self, at: KwRef, regex: Arc<LazyRegex>, pattern: &str) -> bool {
         let index = u32::try_from(self.regexes.len()).unwrap_or(u32::MAX);
         self.regexes.push((regex, at));
         let Some(literals) = required_literals(pattern) else {
@@ -206,7 +249,7 @@ impl KeywordIndex {
         candidates.dedup();
         for i in candidates {
             let (regex, at) = &self.regexes[i as usize];
-            if regex.is_match(clean) {
+            if regex.get().is_some_and(|r| r.is_match(clean)) {
                 out.push(*at);
             }
         }
