@@ -284,22 +284,18 @@ impl Bot {
         started: Instant,
     ) -> CallbackResponse {
         let inner = &self.inner;
-        let mut claim = self.claim(&key).await;
-        loop {
-            match claim {
-                Claim::Fresh => break,
-                Claim::Done(answered) => return self.replay(answered),
-                Claim::InFlight => match self.wait_for(&key, started).await {
-                    Some(Claim::Done(answered)) => return self.replay(answered),
-                    Some(_) => {
-                        inner.metrics.outcome("in_flight_elsewhere");
-                        return CallbackResponse::empty();
-                    }
-                    // Released (a handler failed) or expired: process it here.
-                    None => claim = self.claim(&key).await,
-                },
-            }
-            if matches!(claim, Claim::InFlight) {
+        let claim = match self.claim(&key).await {
+            Claim::InFlight => match self.wait_for(&key, started).await {
+                // Released (a handler failed) or expired: process it here, if still free.
+                None => self.claim(&key).await,
+                Some(seen) => seen,
+            },
+            other => other,
+        };
+        match claim {
+            Claim::Fresh => {}
+            Claim::Done(answered) => return self.replay(answered),
+            Claim::InFlight => {
                 inner.metrics.outcome("in_flight_elsewhere");
                 return CallbackResponse::empty();
             }
@@ -317,7 +313,7 @@ impl Bot {
         );
         let remaining = inner.budget.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, &mut work).await {
-            Ok(Ok(Ok(decision))) => self.deliver_in_time(decision, &message, &key, &q).await,
+            Ok(Ok(Ok(decision))) => self.deliver_in_time(decision, &key, &q).await,
             Ok(Ok(Err(e))) => {
                 self.failed(&key, &e.to_string()).await;
                 CallbackResponse::text(500, "handler failed; WeCom will re-deliver")
@@ -335,8 +331,7 @@ impl Bot {
                         match work.await {
                             Ok(Ok(decision)) => {
                                 bot.complete(&key, &Answered::Active).await;
-                                let pieces = decision.pieces.clone();
-                                bot.finish(decision, "active", pieces).await;
+                                bot.finish(decision, "active", 0).await;
                             }
                             Ok(Err(e)) => bot.failed(&key, &e.to_string()).await,
                             Err(_panic) => bot.failed(&key, "a handler panicked").await,
@@ -378,13 +373,7 @@ impl Bot {
         }
     }
 
-    async fn deliver_in_time(
-        &self,
-        decision: Decision,
-        message: &Message,
-        key: &str,
-        q: &Query,
-    ) -> CallbackResponse {
+    async fn deliver_in_time(&self, decision: Decision, key: &str, q: &Query) -> CallbackResponse {
         use crate::inbound::Route;
         let inner = &self.inner;
         match &decision.routed.route {
@@ -394,19 +383,21 @@ impl Bot {
                     .first()
                     .and_then(crate::render::Piece::passive);
                 if let Some(reply) = first {
-                    let xml = message.reply_xml(&reply, unix_secs(inner.clock.now()));
+                    let xml = decision
+                        .message
+                        .reply_xml(&reply, unix_secs(inner.clock.now()));
                     match inner.crypto.encrypt_reply(&xml, &q.timestamp, &q.nonce) {
                         Ok(envelope) => {
                             let bytes = bytes::Bytes::from(envelope);
                             self.complete(key, &Answered::Passive(bytes.clone())).await;
-                            let rest = decision.pieces[1..].to_vec();
-                            let delivery = if rest.is_empty() {
+                            let delivery = if decision.pieces.len() == 1 {
                                 "passive"
                             } else {
                                 "passive+active"
                             };
                             inner.metrics.outcome("passive");
-                            self.spawn_finish(decision, delivery, rest);
+                            // The first piece went passively; the rest follow actively.
+                            self.spawn_finish(decision, delivery, 1);
                             return CallbackResponse::xml(bytes);
                         }
                         Err(e) => {
@@ -420,7 +411,7 @@ impl Bot {
             Route::Nowhere(_) => {
                 self.complete(key, &Answered::Nothing).await;
                 inner.metrics.outcome("empty");
-                self.spawn_finish(decision, "none", Vec::new());
+                self.spawn_finish(decision, "none", 0);
                 CallbackResponse::empty()
             }
         }
@@ -430,35 +421,27 @@ impl Bot {
         if decision.pieces.is_empty() {
             self.complete(key, &Answered::Nothing).await;
             self.inner.metrics.outcome("empty");
-            self.spawn_finish(decision, "none", Vec::new());
+            self.spawn_finish(decision, "none", 0);
         } else {
             self.complete(key, &Answered::Active).await;
             self.inner.metrics.outcome("active");
-            let pieces = decision.pieces.clone();
-            self.spawn_finish(decision, "active", pieces);
+            self.spawn_finish(decision, "active", 0);
         }
         CallbackResponse::empty()
     }
 
-    /// Sends `rest` (or the welcome) and performs the actions on a task of their own
-    /// (the HTTP answer does not wait); with nothing of the kind to do, only writes the
-    /// event record, here.
-    fn spawn_finish(
-        &self,
-        decision: Decision,
-        delivery: &'static str,
-        rest: Vec<crate::render::Piece>,
-    ) {
-        let welcome = matches!(decision.routed.route, crate::inbound::Route::Welcome(_))
-            && !decision.pieces.is_empty();
-        if rest.is_empty() && !welcome && decision.actions.is_empty() {
+    /// Sends the pieces after the first `sent` (or the welcome) and performs the actions on
+    /// a task of their own (the HTTP answer does not wait); with nothing of the kind to
+    /// do, only writes the event record, here.
+    fn spawn_finish(&self, decision: Decision, delivery: &'static str, sent: usize) {
+        if decision.pending(sent).is_empty() && decision.actions.is_empty() {
             crate::pipeline::record(self, &decision, delivery, Vec::new(), Vec::new());
             return;
         }
         let bot = self.clone();
         self.inner
             .tracker
-            .spawn(async move { bot.finish(decision, delivery, rest).await }.in_current_span());
+            .spawn(async move { bot.finish(decision, delivery, sent).await }.in_current_span());
     }
 
     async fn failed(&self, key: &str, error: &str) {
@@ -553,14 +536,10 @@ impl Bot {
         }
     }
 
-    /// Sends `rest` (or the welcome), performs the actions, writes the event record.
-    async fn finish(
-        &self,
-        decision: Decision,
-        delivery: &'static str,
-        rest: Vec<crate::render::Piece>,
-    ) {
-        crate::pipeline::finish(self, decision, delivery, rest).await;
+    /// Sends the pieces after the first `sent` (or the welcome), performs the actions,
+    /// writes the event record.
+    async fn finish(&self, decision: Decision, delivery: &'static str, sent: usize) {
+        crate::pipeline::finish(self, decision, delivery, sent).await;
     }
 }
 

@@ -94,6 +94,10 @@ impl Metrics {
         add(counter);
     }
 
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// Callbacks that ended with `outcome`.
     pub fn callbacks(&self, outcome: &str) -> u64 {
         OUTCOMES

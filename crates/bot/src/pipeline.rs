@@ -43,25 +43,8 @@ impl Bot {
         let started = Instant::now();
         let inner = &self.inner;
         let mut routed = route(message);
-        let mut decision = Decision {
-            routed: Routed {
-                incoming: Incoming::default(),
-                user: String::new(),
-                route: Route::Nowhere("undecided"),
-                event: None,
-                staff: None,
-                channel: routed.channel,
-                chat: None,
-            },
-            message: Arc::clone(message),
-            profile: Profile::default(),
-            pieces: Vec::new(),
-            rule: None,
-            variant: None,
-            actions: Vec::new(),
-            outcome: "no_rule",
-            started,
-            decided_ms: 0,
+        let early = |routed, outcome| {
+            Decision::new(routed, message, Profile::default(), started, outcome).decided()
         };
         // Loop guard: the bot's own messages (and callbacks with no sender) never fire.
         let from = message.header.from.as_str();
@@ -71,16 +54,12 @@ impl Bot {
                 .iter()
                 .any(|id| id == from || *id == routed.user)
         {
-            decision.outcome = "own_message";
-            decision.routed = routed;
-            return Ok(decision.decided());
+            return Ok(early(routed, "own_message"));
         }
         if matches!(routed.route, Route::Nowhere(_))
             && routed.event.as_deref() == Some("kf_msg_or_event")
         {
-            decision.outcome = "kf_not_served";
-            decision.routed = routed;
-            return Ok(decision.decided());
+            return Ok(early(routed, "kf_not_served"));
         }
         let profile = self.profile(&routed).await;
         routed.incoming = with_profile(std::mem::take(&mut routed.incoming), &profile);
@@ -89,7 +68,7 @@ impl Bot {
         }
 
         let (parts, hit, outcome) = self.choose(message, &routed, &profile).await?;
-        decision.outcome = outcome;
+        let mut decision = Decision::new(routed, message, profile, started, outcome);
         let mut parts = parts;
         if let Some(h) = &hit {
             inner.metrics.rule_hit(h.rule_id());
@@ -107,13 +86,11 @@ impl Bot {
         if decision.pieces.is_empty() && decision.outcome == "answered" {
             decision.outcome = "actions_only";
         }
-        if let Route::Nowhere(_) = routed.route
+        if let Route::Nowhere(_) = decision.routed.route
             && !decision.pieces.is_empty()
         {
             decision.outcome = "no_route";
         }
-        decision.profile = profile;
-        decision.routed = routed;
         Ok(decision.decided())
     }
 
@@ -195,9 +172,40 @@ impl Bot {
 }
 
 impl Decision {
+    /// A decision with nothing to send yet.
+    fn new(
+        routed: Routed,
+        message: &Arc<Message>,
+        profile: Profile,
+        started: Instant,
+        outcome: &'static str,
+    ) -> Self {
+        Self {
+            routed,
+            message: Arc::clone(message),
+            profile,
+            pieces: Vec::new(),
+            rule: None,
+            variant: None,
+            actions: Vec::new(),
+            outcome,
+            started,
+            decided_ms: 0,
+        }
+    }
+
     fn decided(mut self) -> Self {
         self.decided_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self
+    }
+
+    /// The pieces still to send actively once the first `sent` went passively: none when
+    /// the route goes nowhere.
+    pub(crate) fn pending(&self, sent: usize) -> &[Piece] {
+        match self.routed.route {
+            Route::Nowhere(_) => &[],
+            _ => self.pieces.get(sent..).unwrap_or_default(),
+        }
     }
 }
 
@@ -243,14 +251,15 @@ fn with_profile(mut incoming: Incoming, profile: &Profile) -> Incoming {
     incoming
 }
 
-/// After the HTTP answer: the active sends (`rest`, or the welcome), the actions, and
-/// the event record.
-pub(crate) async fn finish(bot: &Bot, d: Decision, delivery: &'static str, rest: Vec<Piece>) {
+/// After the HTTP answer: the active sends (the pieces after the first `sent`, or the
+/// welcome), the actions, and the event record.
+pub(crate) async fn finish(bot: &Bot, d: Decision, delivery: &'static str, sent: usize) {
     let inner = &bot.inner;
     let now = inner.clock.now();
     let mut errors = Vec::new();
     let mut delivery = delivery;
-    if !rest.is_empty() || matches!(d.routed.route, Route::Welcome(_)) && !d.pieces.is_empty() {
+    let pending = d.pending(sent);
+    if !pending.is_empty() {
         match (&inner.client, &d.routed.route) {
             (None, _) => {
                 errors.push("no client: the bot cannot send actively".to_owned());
@@ -258,14 +267,13 @@ pub(crate) async fn finish(bot: &Bot, d: Decision, delivery: &'static str, rest:
             (Some(client), Route::Welcome(code)) => {
                 delivery = "welcome";
                 let sent =
-                    send_welcome(client, &inner.media, &inner.media_dir, code, &d.pieces, now)
-                        .await;
+                    send_welcome(client, &inner.media, &inner.media_dir, code, pending, now).await;
                 count(&inner.metrics, &sent);
                 errors.extend(sent.errors);
             }
             (Some(client), Route::Passive(target) | Route::Active(target)) => {
                 let sent =
-                    send_active(client, &inner.media, &inner.media_dir, target, &rest, now).await;
+                    send_active(client, &inner.media, &inner.media_dir, target, pending, now).await;
                 count(&inner.metrics, &sent);
                 errors.extend(sent.errors);
             }
@@ -296,9 +304,7 @@ pub(crate) async fn finish(bot: &Bot, d: Decision, delivery: &'static str, rest:
             .actions
             .perform(inner.client.as_ref(), &d.actions, &subject)
             .await;
-        for _ in 0..failed {
-            Metrics::incr(&inner.metrics.action_failures);
-        }
+        Metrics::add(&inner.metrics.action_failures, failed);
         actions = lines;
     }
     record(bot, &d, delivery, actions, errors);
@@ -340,10 +346,6 @@ pub(crate) fn record(
 }
 
 fn count(metrics: &Metrics, sent: &crate::deliver::Sent) {
-    for _ in 0..sent.ok {
-        Metrics::incr(&metrics.active_sent);
-    }
-    for _ in 0..sent.errors.len() {
-        Metrics::incr(&metrics.active_failures);
-    }
+    Metrics::add(&metrics.active_sent, sent.ok);
+    Metrics::add(&metrics.active_failures, sent.errors.len());
 }

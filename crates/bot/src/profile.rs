@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use wecom_sdk_client::Client;
@@ -116,11 +116,7 @@ impl ProfileProvider for WeComProfiles {
         if sender.is_customer() {
             let detail = self.client.external_contact().get(sender.user_id).await?;
             let first = detail.follow_user.iter().min_by_key(|f| f.createtime);
-            let now = self
-                .clock
-                .now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let now = crate::bot::unix_secs(self.clock.now());
             let window = i64::try_from(self.new_for.as_secs()).unwrap_or(i64::MAX);
             let customer = match first {
                 Some(f) if now.saturating_sub(f.createtime) < window => CustomerKind::New,
