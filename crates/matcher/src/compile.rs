@@ -9,8 +9,9 @@ use jiff::tz::TimeZone;
 use crate::compiled::{CompiledPart, CompiledReply, CompiledRule, RuleSet, VariantReply};
 use crate::error::{RuleError, RuleSetError, Warning};
 use crate::filter::SensitiveFilter;
-use crate::index::{IndexBuilder, KwRef, LazyRegex, build_regex};
+use crate::index::{IndexBuilder, KwRef};
 use crate::normalize::Normalizer;
+use crate::regex_keyword::{LazyRegex, RegexProblem, check_regex};
 use crate::rule::{MatchMode, Part, ReplySpec, Rule, Schedule};
 use crate::schedule::{CompiledSchedule, max_overlap};
 use crate::shadow::shadowed;
@@ -303,6 +304,8 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
 
     let mut seen: HashSet<&str> = HashSet::new();
     let mut compiled: Vec<CompiledRule> = Vec::with_capacity(b.rules.len());
+    // By rule, by keyword: the literals prefiltering each regex keyword.
+    let mut prefilters: Vec<Vec<Option<Vec<String>>>> = Vec::with_capacity(b.rules.len());
     for (i, rule) in b.rules.iter().enumerate() {
         let label = rule_label(rule, i);
         let mut fail = |field: &str, message: String| {
@@ -367,21 +370,22 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
             );
         }
         let mut regexes = Vec::with_capacity(rule.keywords.len());
+        let mut literals = Vec::with_capacity(rule.keywords.len());
         let mut capture_names: Vec<String> = Vec::new();
         let mut keywords = Vec::with_capacity(rule.keywords.len());
         for (k, kw) in rule.keywords.iter().enumerate() {
             let field = format!("keyword {}", k + 1);
             if kw.mode == MatchMode::Regex {
-                match build_regex(&kw.text, limits.max_regex_bytes) {
-                    Ok(re) => {
-                        // Checked and dropped: compiled again on first use.
-                        capture_names.extend(re.capture_names().flatten().map(str::to_owned));
+                match check_regex(&kw.text, limits.max_regex_bytes) {
+                    Ok(checked) => {
+                        capture_names.extend(checked.captures);
                         regexes.push(Some(Arc::new(LazyRegex::new(
                             &kw.text,
                             limits.max_regex_bytes,
                         ))));
+                        literals.push(checked.literals);
                     }
-                    Err(regex::Error::CompiledTooBig(limit)) => {
+                    Err(RegexProblem::TooBig(limit)) => {
                         fail(
                             &field,
                             format!(
@@ -390,10 +394,12 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                             ),
                         );
                         regexes.push(None);
+                        literals.push(None);
                     }
-                    Err(e) => {
+                    Err(RegexProblem::Syntax(e)) => {
                         fail(&field, format!("invalid regex {:?}: {e}", kw.text));
                         regexes.push(None);
+                        literals.push(None);
                     }
                 }
                 keywords.push(kw.text.clone());
@@ -406,6 +412,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                     );
                 }
                 regexes.push(None);
+                literals.push(None);
                 keywords.push(norm);
             }
         }
@@ -534,6 +541,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                 }
             }
         }
+        prefilters.push(literals);
         compiled.push(CompiledRule {
             def: rule.clone(),
             rank: 0,
@@ -559,7 +567,6 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
             RuleSetError::Many(errors)
         });
     }
-    warnings.extend(shadowed(&compiled, &by_rank));
     if compiled.is_empty() {
         warnings.push(Warning {
             rule: String::new(),
@@ -580,7 +587,9 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
             };
             match rule.regexes.get(k).and_then(Option::as_ref) {
                 Some(regex) if kw.mode == MatchMode::Regex => {
-                    if !builder.add_regex(at, Arc::clone(regex), &kw.text) {
+                    let literals = prefilters[i as usize][k].as_deref();
+                    builder.add_regex(at, Arc::clone(regex), literals);
+                    if literals.is_none() {
                         warnings.push(Warning {
                             rule: rule.def.id.clone(),
                             message: format!(
@@ -606,6 +615,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
     let index = builder
         .build()
         .map_err(|e| RuleSetError::Invalid(RuleError::new("rule set", "keywords", e)))?;
+    warnings.extend(shadowed(&compiled, &by_rank, &index));
     Ok(RuleSet {
         rules: compiled,
         index,

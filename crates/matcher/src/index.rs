@@ -1,59 +1,18 @@
-//! The keyword index: exact keywords in a hash map, contains and prefix keywords in one
-//! Aho-Corasick automaton, and regexes behind a literal prefilter: the literals each
-//! regex's matches must start (or end) with go into a second automaton over the
-//! case-kept text, and only the regexes whose literal was seen run — each compiled
-//! once. Regexes without a usable literal (rare; the rule set warns) run on every
-//! message. A message is scanned once per automaton, whatever the number of rules.
+//! The keyword index: exact keywords in a hash map; contains and prefix keywords in one
+//! Aho-Corasick automaton over the case-folded text; and regexes behind a literal
+//! prefilter: the literals every match of a regex must start (or end) with, case-folded,
+//! go into the same automaton, and only the regexes whose literal was seen run — each
+//! compiled once, on first use, over the case-kept text. Regexes without a usable
+//! literal (rare; the rule set warns) run on every message. A message is scanned once,
+//! whatever the number of rules.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::Regex;
-use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
-
+use crate::regex_keyword::LazyRegex;
 use crate::rule::MatchMode;
-
-/// A regex keyword, compiled on first use. Loading checks that it compiles within its
-/// size limit and drops the compiled form: a compiled keyword regex with Unicode classes
-/// takes hundreds of KB, so a process holds compiled only the regexes its messages
-/// needed (a rule set of 100 000 rules with 5 % regexes took 1.9 GB compiled up front).
-#[derive(Debug)]
-pub(crate) struct LazyRegex {
-    pattern: Box<str>,
-    size_limit: usize,
-    compiled: OnceLock<Option<Regex>>,
-}
-
-impl LazyRegex {
-    /// A regex that [`build_regex`] accepted.
-    pub(crate) fn new(pattern: &str, size_limit: usize) -> Self {
-        Self {
-            pattern: pattern.into(),
-            size_limit,
-            compiled: OnceLock::new(),
-        }
-    }
-
-    /// The compiled regex (compiled now if it is the first use).
-    pub(crate) fn get(&self) -> Option<&Regex> {
-        self.compiled
-            .get_or_init(|| build_regex(&self.pattern, self.size_limit).ok())
-            .as_ref()
-    }
-}
-
-/// The lazy DFA cache each regex may grow to while matching (the regex crate's default,
-/// 2 MiB, times thousands of keyword regexes would be gigabytes).
-const REGEX_DFA_CACHE_BYTES: usize = 256 * 1024;
-
-/// Compiles a keyword regex within `size_limit` bytes.
-pub(crate) fn build_regex(pattern: &str, size_limit: usize) -> Result<Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(size_limit)
-        .dfa_size_limit(REGEX_DFA_CACHE_BYTES)
-        .build()
-}
+use daachorse::errors::DaachorseError;
+use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder};
 
 /// A keyword of a rule: `(rule index, keyword index)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,20 +21,27 @@ pub(crate) struct KwRef {
     pub(crate) keyword: u16,
 }
 
+/// What a pattern of the automaton stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// A contains keyword; a prefix keyword when `prefix` (it counts at the start only).
+    Keyword { at: KwRef, prefix: bool },
+    /// A literal that regex `regexes[i]` needs.
+    Regex(u32),
+}
+
 /// The index over every keyword of a rule set.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeywordIndex {
     exact: HashMap<Box<str>, Vec<KwRef>>,
-    automaton: Automata,
-    /// By pattern id: the keywords with that (deduplicated) text and whether each is a prefix.
-    pattern_refs: Vec<Vec<(KwRef, bool)>>,
+    /// The longest exact keyword, in bytes: longer texts skip the hash lookup.
+    exact_max_len: usize,
+    automaton: TextAutomaton,
+    /// By pattern id: what the (deduplicated) pattern stands for.
+    targets: Vec<Vec<Target>>,
     /// Every regex keyword, compiled once on first use (shared with its rule, which
     /// captures with it).
     regexes: Vec<(Arc<LazyRegex>, KwRef)>,
-    /// The prefilter: literals that regexes need, over the case-kept text.
-    literals: Automata,
-    /// By literal id: the regexes (indices into `regexes`) that need it.
-    literal_regexes: Vec<Vec<u32>>,
     /// Regexes with no usable literal: tried on every message.
     always: Vec<u32>,
 }
@@ -85,33 +51,62 @@ pub(crate) struct KeywordIndex {
 pub(crate) struct IndexBuilder {
     exact: HashMap<Box<str>, Vec<KwRef>>,
     patterns: HashMap<String, usize>,
-    pattern_refs: Vec<Vec<(KwRef, bool)>>,
+    targets: Vec<Vec<Target>>,
     regexes: Vec<(Arc<LazyRegex>, KwRef)>,
-    literals: HashMap<Vec<u8>, usize>,
-    literal_regexes: Vec<Vec<u32>>,
     always: Vec<u32>,
 }
 
-/// The automaton over the patterns (none when there are none).
-#[derive(Debug, Clone, Default)]
-struct Automata(Option<AhoCorasick>);
+/// An Aho-Corasick automaton over patterns, pattern `i` reporting `i`, searched
+/// character by character.
+///
+/// daachorse's double array: its build is linear in the patterns' size (aho-corasick
+/// 1.1's took 40 s for 100 000 short keywords with shared prefixes, and minutes for one
+/// long keyword as a DFA), and it searches CJK text 2-3 times faster. Its 2-gram
+/// prefilter is off: on CJK text it skips little and costs a third of the search.
+#[derive(Clone, Default)]
+struct TextAutomaton(Option<CharwiseDoubleArrayAhoCorasick<u32>>);
 
-impl Automata {
-    /// Every (overlapping) match in `haystack`: `(pattern id, start)`.
+impl TextAutomaton {
+    /// The automaton over `patterns`, pattern `i` reporting `i` (empty patterns match
+    /// nothing; duplicates each report).
+    ///
+    /// # Errors
+    /// The automaton would exceed daachorse's scale (2^24 patterns or states).
+    fn build<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Result<Self, DaachorseError> {
+        let patvals: Vec<(&str, u32)> = patterns
+            .into_iter()
+            .zip(0u32..)
+            .filter(|(p, _)| !p.is_empty())
+            .collect();
+        if patvals.is_empty() {
+            return Ok(Self(None));
+        }
+        CharwiseDoubleArrayAhoCorasickBuilder::new()
+            .use_prefilter(false)
+            .build_with_values(patvals)
+            .map(|a| Self(Some(a)))
+    }
+
+    /// Every (overlapping) match in `haystack`: `(pattern, start byte)`.
     fn matches<'a>(&'a self, haystack: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
         self.0
             .iter()
-            .flat_map(move |ac| ac.find_overlapping_iter(haystack))
-            .map(|m| (m.pattern().as_usize(), m.start()))
+            .flat_map(move |a| a.find_overlapping_iter(haystack))
+            .map(|m| (m.value() as usize, m.start()))
     }
 }
 
-/// Up to this many patterns and [`DFA_MAX_BYTES`], the automaton is a DFA (fastest to
-/// search); beyond, a contiguous NFA, whose build stays linear in the patterns' size
-/// where a DFA's takes minutes and gigabytes.
-const DFA_MAX_PATTERNS: usize = 2_000;
-/// See [`DFA_MAX_PATTERNS`].
-const DFA_MAX_BYTES: usize = 64 * 1024;
+impl std::fmt::Debug for TextAutomaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let states = self
+            .0
+            .as_ref()
+            .map_or(0, CharwiseDoubleArrayAhoCorasick::num_states);
+        f.debug_struct("TextAutomaton")
+            .field("states", &states)
+            .finish()
+    }
+}
 
 impl IndexBuilder {
     /// Adds an exact, contains or prefix keyword; `text` is already normalized.
@@ -121,133 +116,99 @@ impl IndexBuilder {
             // Regexes come through `add_regex` (one that did not compile is an error).
             MatchMode::Regex => {}
             MatchMode::Contains | MatchMode::Prefix => {
-                let next = self.pattern_refs.len();
-                let id = *self.patterns.entry(text.to_owned()).or_insert(next);
-                if id == next {
-                    self.pattern_refs.push(Vec::new());
-                }
-                self.pattern_refs[id].push((at, mode == MatchMode::Prefix));
+                let prefix = mode == MatchMode::Prefix;
+                self.target(text.to_owned(), Target::Keyword { at, prefix });
             }
         }
     }
 
-    /// Adds a regex keyword (compiled from `pattern`). Returns `false` when the regex
-    /// has no literal every match must start or end with: it will run on every message.
-    pub(crate) fn add_regex(&mut self, at: KwRef, regex: Arc<LazyRegex>, pattern: &str) -> bool {
+    /// Adds a regex keyword, prefiltered by its literals ([`CheckedRegex::literals`]);
+    /// without literals it runs on every message.
+    ///
+    /// [`CheckedRegex::literals`]: crate::regex_keyword::CheckedRegex::literals
+    pub(crate) fn add_regex(
+        &mut self,
+        at: KwRef,
+        regex: Arc<LazyRegex>,
+        literals: Option<&[String]>,
+    ) {
         let index = u32::try_from(self.regexes.len()).unwrap_or(u32::MAX);
         self.regexes.push((regex, at));
-        let Some(literals) = required_literals(pattern) else {
-            self.always.push(index);
-            return false;
-        };
-        for literal in literals {
-            let next = self.literal_regexes.len();
-            let id = *self.literals.entry(literal).or_insert(next);
-            if id == next {
-                self.literal_regexes.push(Vec::new());
+        match literals {
+            Some(literals) => {
+                for literal in literals {
+                    self.target(literal.clone(), Target::Regex(index));
+                }
             }
-            if self.literal_regexes[id].last() != Some(&index) {
-                self.literal_regexes[id].push(index);
-            }
+            None => self.always.push(index),
         }
-        true
     }
 
-    /// Builds the automata.
+    /// Records that pattern `text` stands for `target` (once).
+    fn target(&mut self, text: String, target: Target) {
+        let next = self.targets.len();
+        let id = *self.patterns.entry(text).or_insert(next);
+        if id == next {
+            self.targets.push(Vec::new());
+        }
+        if self.targets[id].last() != Some(&target) {
+            self.targets[id].push(target);
+        }
+    }
+
+    /// Builds the automaton.
     ///
     /// # Errors
-    /// An automaton could not be built (size limits), as text.
+    /// The automaton could not be built (its scale), as text.
     pub(crate) fn build(self) -> Result<KeywordIndex, String> {
-        let automaton = build_automaton(
-            self.patterns
-                .into_iter()
-                .map(|(p, id)| (p.into_bytes(), id)),
-        )
-        .map_err(|e| format!("keyword automaton: {e}"))?;
-        let literals =
-            build_automaton(self.literals).map_err(|e| format!("regex literal automaton: {e}"))?;
+        let mut by_id: Vec<(&str, usize)> = self
+            .patterns
+            .iter()
+            .map(|(p, &id)| (p.as_str(), id))
+            .collect();
+        by_id.sort_unstable_by_key(|&(_, id)| id);
+        let automaton = TextAutomaton::build(by_id.into_iter().map(|(p, _)| p))
+            .map_err(|e| format!("keyword automaton: {e}"))?;
         Ok(KeywordIndex {
+            exact_max_len: self.exact.keys().map(|k| k.len()).max().unwrap_or(0),
             exact: self.exact,
             automaton,
-            pattern_refs: self.pattern_refs,
+            targets: self.targets,
             regexes: self.regexes,
-            literals,
-            literal_regexes: self.literal_regexes,
             always: self.always,
         })
     }
-}
-
-/// The automaton over `patterns` (bytes, id), pattern `i` at id `i`; its kind chosen by
-/// size so that building stays linear in the patterns' size. (aho-corasick 1.1.5 still
-/// spends time growing with the square of the states on sets of very many short
-/// patterns with shared prefixes — `Remapper::remap`; splitting the automaton trades
-/// that for a scan per part, which costs real rule sets far more.)
-fn build_automaton(
-    patterns: impl IntoIterator<Item = (Vec<u8>, usize)>,
-) -> Result<Automata, aho_corasick::BuildError> {
-    let mut by_id: Vec<(Vec<u8>, usize)> = patterns.into_iter().collect();
-    if by_id.is_empty() {
-        return Ok(Automata(None));
-    }
-    by_id.sort_unstable_by_key(|(_, id)| *id);
-    let bytes: usize = by_id.iter().map(|(p, _)| p.len()).sum();
-    let kind = if by_id.len() <= DFA_MAX_PATTERNS && bytes <= DFA_MAX_BYTES {
-        AhoCorasickKind::DFA
-    } else {
-        AhoCorasickKind::ContiguousNFA
-    };
-    AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .kind(Some(kind))
-        .build(by_id.iter().map(|(p, _)| p))
-        .map(|ac| Automata(Some(ac)))
-}
-
-/// Literals one of which every match of `pattern` starts with (or, failing that, ends
-/// with); `None` when there is no such finite set without the empty string.
-fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
-    let usable = |seq: Seq| -> Option<Vec<Vec<u8>>> {
-        let literals = seq.literals()?;
-        if literals.is_empty()
-            || literals
-                .iter()
-                .any(regex_syntax::hir::literal::Literal::is_empty)
-        {
-            return None;
-        }
-        Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
-    };
-    let mut extractor = Extractor::new();
-    usable(extractor.kind(ExtractKind::Prefix).extract(&hir))
-        .or_else(|| usable(extractor.kind(ExtractKind::Suffix).extract(&hir)))
 }
 
 impl KeywordIndex {
     /// Every keyword matching: `folded` is the normalized text, `clean` the same without
     /// case folding (what regexes see).
     pub(crate) fn search(&self, folded: &str, clean: &str, out: &mut Vec<KwRef>) {
-        if let Some(refs) = self.exact.get(folded) {
+        if folded.len() <= self.exact_max_len
+            && let Some(refs) = self.exact.get(folded)
+        {
             out.extend_from_slice(refs);
         }
+        let mut regexes: Vec<u32> = Vec::new();
         for (pattern, start) in self.automaton.matches(folded) {
-            for &(at, prefix) in &self.pattern_refs[pattern] {
-                if !prefix || start == 0 {
-                    out.push(at);
+            for &target in &self.targets[pattern] {
+                match target {
+                    Target::Keyword { at, prefix } => {
+                        if !prefix || start == 0 {
+                            out.push(at);
+                        }
+                    }
+                    Target::Regex(i) => regexes.push(i),
                 }
             }
         }
-        if self.regexes.is_empty() {
+        if regexes.is_empty() && self.always.is_empty() {
             return;
         }
-        let mut candidates: Vec<u32> = self.always.clone();
-        for (literal, _) in self.literals.matches(clean) {
-            candidates.extend_from_slice(&self.literal_regexes[literal]);
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
-        for i in candidates {
+        regexes.extend_from_slice(&self.always);
+        regexes.sort_unstable();
+        regexes.dedup();
+        for i in regexes {
             let (regex, at) = &self.regexes[i as usize];
             if regex.get().is_some_and(|r| r.is_match(clean)) {
                 out.push(*at);
@@ -255,42 +216,29 @@ impl KeywordIndex {
         }
     }
 
+    /// The exact keywords whose text is `text`.
+    pub(crate) fn exact_keywords(&self, text: &str) -> &[KwRef] {
+        self.exact.get(text).map_or(&[], Vec::as_slice)
+    }
+
+    /// The contains and prefix keywords found in `text`: `(keyword, is a prefix keyword,
+    /// start byte)`.
+    pub(crate) fn keywords_in<'a>(
+        &'a self,
+        text: &'a str,
+    ) -> impl Iterator<Item = (KwRef, bool, usize)> + 'a {
+        self.automaton
+            .matches(text)
+            .flat_map(move |(pattern, start)| {
+                self.targets[pattern].iter().filter_map(move |t| match *t {
+                    Target::Keyword { at, prefix } => Some((at, prefix, start)),
+                    Target::Regex(_) => None,
+                })
+            })
+    }
+
     /// Whether there are regex keywords (so callers know to compute `clean`).
     pub(crate) fn has_regex(&self) -> bool {
         !self.regexes.is_empty()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::required_literals;
-
-    fn lits(p: &str) -> Option<Vec<String>> {
-        required_literals(p).map(|l| {
-            l.into_iter()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .collect()
-        })
-    }
-
-    #[test]
-    fn keyword_regexes_have_literals() {
-        assert_eq!(
-            lits(r"快递\d{6}(?P<code>[A-Z]{2}\d{4})"),
-            Some(vec!["快递".into()])
-        );
-        let carriers = lits(r"(?P<carrier>SF|YT|ZTO)(?P<no>\d{10,12})").unwrap();
-        assert_eq!(carriers.len(), 3);
-        assert!(
-            carriers
-                .iter()
-                .all(|c| ["SF", "YT", "ZTO"].iter().any(|w| c.starts_with(w)))
-        );
-        // No prefix, but a suffix.
-        assert!(lits(r"\d+元").is_some_and(|l| l.iter().all(|s| s.ends_with('元'))));
-        // Nothing every match needs.
-        assert_eq!(lits(r"\d+"), None);
-        assert_eq!(lits(r"a*"), None);
-        assert_eq!(lits(r"(a|)"), None);
     }
 }

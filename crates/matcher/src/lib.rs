@@ -61,6 +61,7 @@ mod intent;
 mod normalize;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod regex_keyword;
 mod render;
 mod rule;
 mod rules_file;

@@ -108,15 +108,9 @@ impl Normalizer {
                 push(&mut out, &mut clean, ' ', ' ');
                 pending_space = false;
             }
-            if c.is_ascii() {
-                push(&mut out, &mut clean, c.to_ascii_lowercase(), c);
-            } else if is_caseless(c) {
-                push(&mut out, &mut clean, c, c);
-            } else {
-                out.extend(c.to_lowercase());
-                if let Some(clean) = clean.as_mut() {
-                    clean.push(c);
-                }
+            fold_char(c, &mut out);
+            if let Some(clean) = clean.as_mut() {
+                clean.push(c);
             }
         }
         if let Some(start) = run_start {
@@ -148,6 +142,27 @@ impl Normalizer {
             }
         }
         text
+    }
+}
+
+/// `text` case-folded as the normalizer folds it: character by character, so a piece
+/// of the case-kept text, folded, is a piece of the folded text.
+pub(crate) fn fold_case(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        fold_char(c, &mut out);
+    }
+    out
+}
+
+/// Appends `c` case-folded (ASCII and caseless scripts without the Unicode tables).
+fn fold_char(c: char, out: &mut String) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+    } else if is_caseless(c) {
+        out.push(c);
+    } else {
+        out.extend(c.to_lowercase());
     }
 }
 

@@ -1,17 +1,20 @@
 //! Shadow analysis: rules that can never fire by keyword because a higher-ranked rule
 //! catches every text their keywords match.
 
-use std::collections::HashMap;
-
 use crate::compiled::CompiledRule;
 use crate::error::Warning;
+use crate::index::{KeywordIndex, KwRef};
 use crate::rule::MatchMode;
 
 /// Rules that can never fire by keyword: a higher-ranked unconditional rule catches every
-/// text each of their keywords matches. Near-linear: the unconditional rules' keywords go
-/// in a hash map (exact) and an Aho-Corasick automaton (contains, prefix) run over each
-/// other rule's keywords.
-pub(crate) fn shadowed(rules: &[CompiledRule], by_rank: &[u32]) -> Vec<Warning> {
+/// text each of their keywords matches. Near-linear: each rule's keywords are looked up
+/// in the rule set's own keyword index (exact keywords hashed, the others scanned by its
+/// automaton), and the unconditional rules among the owners count.
+pub(crate) fn shadowed(
+    rules: &[CompiledRule],
+    by_rank: &[u32],
+    index: &KeywordIndex,
+) -> Vec<Warning> {
     let unconditional = |r: &CompiledRule| {
         let d = &r.def;
         d.enabled
@@ -23,25 +26,11 @@ pub(crate) fn shadowed(rules: &[CompiledRule], by_rank: &[u32]) -> Vec<Warning> 
             && d.limit.is_none()
             && d.cooldown_secs.is_none()
     };
-    let mut exact: HashMap<&str, Vec<u32>> = HashMap::new();
-    let mut patterns: Vec<&str> = Vec::new();
-    let mut owners: Vec<(u32, bool)> = Vec::new(); // (rank, is_prefix) per pattern
-    for r in rules.iter().filter(|r| unconditional(r)) {
-        for (k, kw) in r.def.keywords.iter().enumerate() {
-            match kw.mode {
-                MatchMode::Exact => exact
-                    .entry(r.keywords[k].as_str())
-                    .or_default()
-                    .push(r.rank),
-                MatchMode::Contains | MatchMode::Prefix => {
-                    patterns.push(&r.keywords[k]);
-                    owners.push((r.rank, kw.mode == MatchMode::Prefix));
-                }
-                MatchMode::Regex => {}
-            }
-        }
-    }
-    let automaton = aho_corasick::AhoCorasick::new(&patterns).ok();
+    // The rank of the rule owning `at`, when that rule is unconditional.
+    let owner = |at: KwRef| {
+        let r = &rules[at.rule as usize];
+        unconditional(r).then_some(r.rank)
+    };
     let mut out = Vec::new();
     for &bi in by_rank {
         let b = &rules[bi as usize];
@@ -58,15 +47,17 @@ pub(crate) fn shadowed(rules: &[CompiledRule], by_rank: &[u32]) -> Vec<Warning> 
                 break;
             }
             if kw.mode == MatchMode::Exact {
-                covering.extend(exact.get(text).into_iter().flatten());
+                covering.extend(
+                    index
+                        .exact_keywords(text)
+                        .iter()
+                        .filter_map(|&at| owner(at)),
+                );
             }
-            if let Some(ac) = &automaton {
-                for m in ac.find_overlapping_iter(text) {
-                    let (rank, prefix) = owners[m.pattern().as_usize()];
-                    let applies = !prefix || (m.start() == 0 && kw.mode != MatchMode::Contains);
-                    if applies {
-                        covering.push(rank);
-                    }
+            for (at, prefix, start) in index.keywords_in(text) {
+                let applies = !prefix || (start == 0 && kw.mode != MatchMode::Contains);
+                if applies && let Some(rank) = owner(at) {
+                    covering.push(rank);
                 }
             }
             covering.retain(|&rank| rank < b.rank);
