@@ -11,7 +11,7 @@ use crate::error::{RuleError, RuleSetError, Warning};
 use crate::filter::SensitiveFilter;
 use crate::index::{IndexBuilder, KwRef};
 use crate::normalize::Normalizer;
-use crate::regex_keyword::{LazyRegex, RegexProblem, check_regex};
+use crate::regex_keyword::{CheckedRegex, LazyRegex, RegexProblem, check_regex};
 use crate::rule::{MatchMode, Part, ReplySpec, Rule, Schedule};
 use crate::schedule::{CompiledSchedule, max_overlap};
 use crate::shadow::shadowed;
@@ -46,6 +46,12 @@ pub struct Limits {
     /// Bytes one compiled regex may take (default 1 MiB; keyword regexes take a few
     /// KB — `快递\d{6}(?P<code>[A-Z]{2}\d{4})` with Unicode classes included).
     pub max_regex_bytes: usize,
+    /// Bytes all regexes of a set may take together, compiled (default 256 MiB, room
+    /// for some 20 000 keyword regexes). Checked as each compiles, so a file of
+    /// thousands of large regexes fails in about a second, naming the rule that crossed
+    /// it, instead of taking minutes and gigabytes; it also bounds what the regexes
+    /// compiled on first use can take.
+    pub max_total_regex_bytes: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +63,7 @@ impl Default for Limits {
             max_id_chars: 128,
             max_file_bytes: 32 << 20,
             max_regex_bytes: 1 << 20,
+            max_total_regex_bytes: 256 << 20,
         }
     }
 }
@@ -303,6 +310,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
     }
 
     let mut seen: HashSet<&str> = HashSet::new();
+    let mut regex_budget = RegexBudget::new(&b.limits);
     let mut compiled: Vec<CompiledRule> = Vec::with_capacity(b.rules.len());
     // By rule, by keyword: the literals prefiltering each regex keyword.
     let mut prefilters: Vec<Vec<Option<Vec<String>>>> = Vec::with_capacity(b.rules.len());
@@ -376,8 +384,8 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         for (k, kw) in rule.keywords.iter().enumerate() {
             let field = format!("keyword {}", k + 1);
             if kw.mode == MatchMode::Regex {
-                match check_regex(&kw.text, limits.max_regex_bytes) {
-                    Ok(checked) => {
+                match regex_budget.check(&kw.text) {
+                    Ok(Some(checked)) => {
                         capture_names.extend(checked.captures);
                         regexes.push(Some(Arc::new(LazyRegex::new(
                             &kw.text,
@@ -385,19 +393,10 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
                         ))));
                         literals.push(checked.literals);
                     }
-                    Err(RegexProblem::TooBig(limit)) => {
-                        fail(
-                            &field,
-                            format!(
-                                "regex {} compiles to more than {limit} bytes (Limits::max_regex_bytes): narrow its classes or repetitions",
-                                short(&kw.text)
-                            ),
-                        );
-                        regexes.push(None);
-                        literals.push(None);
-                    }
-                    Err(RegexProblem::Syntax(e)) => {
-                        fail(&field, format!("invalid regex {:?}: {e}", kw.text));
+                    outcome => {
+                        if let Err(message) = outcome {
+                            fail(&field, message);
+                        }
                         regexes.push(None);
                         literals.push(None);
                     }
@@ -628,6 +627,58 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         tz,
         warnings,
     })
+}
+
+/// The compiled size a set's regexes may take ([`Limits::max_regex_bytes`] each,
+/// [`Limits::max_total_regex_bytes`] together), spent as each regex is checked: what it
+/// took, or, refused as too big, the work spent finding out.
+struct RegexBudget {
+    per_regex: usize,
+    total: usize,
+    left: usize,
+    crossed: bool,
+}
+
+impl RegexBudget {
+    fn new(limits: &Limits) -> Self {
+        Self {
+            per_regex: limits.max_regex_bytes,
+            total: limits.max_total_regex_bytes,
+            left: limits.max_total_regex_bytes,
+            crossed: false,
+        }
+    }
+
+    /// Checks `pattern`: `Ok(None)` once the budget is crossed (the load fails already;
+    /// checking more would only spend time), `Err` what is wrong with it.
+    fn check(&mut self, pattern: &str) -> Result<Option<CheckedRegex>, String> {
+        if self.crossed {
+            return Ok(None);
+        }
+        let limit = self.per_regex.min(self.left);
+        match check_regex(pattern, limit) {
+            Ok(checked) => {
+                self.left = self.left.saturating_sub(checked.bytes);
+                Ok(Some(checked))
+            }
+            Err(RegexProblem::TooBig(_)) if limit < self.per_regex => {
+                self.crossed = true;
+                Err(format!(
+                    "regex {} crosses the budget of all regexes together, {} bytes compiled (Limits::max_total_regex_bytes): fewer or narrower regexes, or a larger budget",
+                    short(pattern),
+                    self.total
+                ))
+            }
+            Err(RegexProblem::TooBig(limit)) => {
+                self.left = self.left.saturating_sub(limit);
+                Err(format!(
+                    "regex {} compiles to more than {limit} bytes (Limits::max_regex_bytes): narrow its classes or repetitions",
+                    short(pattern)
+                ))
+            }
+            Err(RegexProblem::Syntax(e)) => Err(format!("invalid regex {pattern:?}: {e}")),
+        }
+    }
 }
 
 /// Variables of `reply` that nothing supplies: `(field, name)`, fields counted from 1.

@@ -56,6 +56,8 @@ fn build_regex(pattern: &str, size_limit: usize) -> Result<Regex, regex::Error> 
 pub(crate) struct CheckedRegex {
     /// The names of its capture groups (variables of the rule's reply).
     pub(crate) captures: Vec<String>,
+    /// What its NFA takes, in bytes (what the size limits count).
+    pub(crate) bytes: usize,
     /// Literals, case-folded, one of which every match contains; `None` when there is
     /// no such set (the regex runs on every message).
     pub(crate) literals: Option<Vec<String>>,
@@ -92,6 +94,7 @@ pub(crate) fn check_regex(pattern: &str, size_limit: usize) -> Result<CheckedReg
         .collect();
     Ok(CheckedRegex {
         captures,
+        bytes: nfa.memory_usage(),
         literals: required_literals(&hir),
     })
 }
