@@ -1,6 +1,7 @@
 //! The whole auto-reply cycle — verify and decrypt, parse, match against 1 000 rules,
 //! render, reply XML, encrypt and sign — on the 258-byte message of issue 5, next to the
-//! crypto alone (decrypt_message + encrypt_reply of the same bytes).
+//! plain cycle (the same without rules: a fixed text reply) and the crypto alone
+//! (decrypt_message + encrypt_reply of the same bytes).
 //!
 //! Run with: `cargo bench -p wecom-sdk-benches --bench callback_cycle`
 
@@ -14,6 +15,8 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use wecom_sdk::crypto::CallbackCrypto;
 use wecom_sdk::matcher::{Engine, RuleSet, RuleSetBuilder};
+use wecom_sdk::message::callback::Message;
+use wecom_sdk::message::reply::Reply;
 
 #[path = "../examples/support/cycle.rs"]
 #[allow(dead_code, reason = "shared with the example")]
@@ -70,6 +73,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             bot.handle(black_box(&signature), TS, NONCE, black_box(&body))
                 .expect("handles")
+        });
+    });
+    // The plain cycle: no rules, a fixed text reply (what the issue-9 peers measure).
+    let fixed = Reply::Text {
+        content: "收到，我们会尽快回复您。".to_owned(),
+    };
+    group.bench_function("plain_cycle", |b| {
+        b.iter(|| {
+            let plain = bot
+                .crypto
+                .decrypt_message(black_box(&signature), TS, NONCE, black_box(&body))
+                .expect("decrypts");
+            let message = Message::from_xml(&plain).expect("parses");
+            let xml = message.reply_xml(&fixed, message.header.create_time);
+            bot.crypto.encrypt_reply(&xml, TS, NONCE).expect("encrypts")
         });
     });
     group.bench_function("crypto_only", |b| {

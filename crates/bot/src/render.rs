@@ -85,26 +85,31 @@ impl Piece {
     /// This piece as a passive reply; `None` for files and mini-programs, which only
     /// the active API carries.
     pub fn passive(&self) -> Option<Reply> {
+        self.clone().into_passive()
+    }
+
+    /// [`passive`](Self::passive), moving the piece's strings into the reply.
+    pub fn into_passive(self) -> Option<Reply> {
         match self {
-            Self::Text(t) => Some(Reply::text(t.clone())),
-            Self::Image { media_id } => Some(Reply::image(media_id.clone())),
+            Self::Text(t) => Some(Reply::text(t)),
+            Self::Image { media_id } => Some(Reply::image(media_id)),
             Self::Video {
                 media_id,
                 title,
                 description,
             } => Some(Reply::Video {
-                media_id: media_id.clone(),
-                title: title.clone(),
-                description: description.clone(),
+                media_id,
+                title,
+                description,
             }),
             Self::News(items) => Some(Reply::news(
                 items
-                    .iter()
+                    .into_iter()
                     .map(|n| Article {
-                        title: n.title.clone(),
-                        description: n.description.clone().unwrap_or_default(),
-                        pic_url: n.pic_url.clone().unwrap_or_default(),
-                        url: n.url.clone(),
+                        title: n.title,
+                        description: n.description.unwrap_or_default(),
+                        pic_url: n.pic_url.unwrap_or_default(),
+                        url: n.url,
                     })
                     .collect(),
             )),
@@ -171,13 +176,23 @@ pub fn plan(parts: &[Part], filter: &SensitiveFilter) -> Vec<Piece> {
     let mut news: Vec<NewsItem> = Vec::new();
     let flush = |pieces: &mut Vec<Piece>, text: &mut String, news: &mut Vec<NewsItem>| {
         if !text.is_empty() {
-            let masked = mask(text);
-            pieces.extend(
-                split_text(&masked, TEXT_MAX_BYTES)
-                    .into_iter()
-                    .map(Piece::Text),
-            );
-            text.clear();
+            // The joined text moves into its piece: no copy unless masked or split.
+            let masked = if filter.is_empty() {
+                std::mem::take(text)
+            } else {
+                let masked = filter.mask(text);
+                text.clear();
+                masked
+            };
+            if masked.len() <= TEXT_MAX_BYTES {
+                pieces.push(Piece::Text(masked));
+            } else {
+                pieces.extend(
+                    split_text(&masked, TEXT_MAX_BYTES)
+                        .into_iter()
+                        .map(Piece::Text),
+                );
+            }
         }
         for chunk in news.chunks(MAX_ARTICLES) {
             pieces.push(Piece::News(chunk.to_vec()));
@@ -276,8 +291,9 @@ fn single(part: &Part) -> Option<Piece> {
 /// ```
 pub fn passive_reply(hit: &Hit) -> Option<Reply> {
     plan(&hit.parts, &SensitiveFilter::default())
-        .first()
-        .and_then(Piece::passive)
+        .into_iter()
+        .next()
+        .and_then(Piece::into_passive)
 }
 
 #[cfg(test)]

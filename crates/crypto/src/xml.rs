@@ -215,20 +215,29 @@ pub(crate) fn check_reply_fields(timestamp: &str, nonce: &str) -> Result<(), Cry
 /// produce, one element a line).
 pub(crate) const REPLY_HEAD: &str = "<xml>\n<Encrypt><![CDATA[";
 
+/// The fixed pieces of a reply after the ciphertext (see [`finish_reply`]).
+const REPLY_TAIL: [&str; 4] = [
+    "]]></Encrypt>\n<MsgSignature><![CDATA[",
+    "]]></MsgSignature>\n<TimeStamp>",
+    "</TimeStamp>\n<Nonce><![CDATA[",
+    "]]></Nonce>\n</xml>",
+];
+
 /// Appends everything after the ciphertext to a reply started with [`REPLY_HEAD`].
 pub(crate) fn finish_reply(out: &mut String, signature: &[u8; 40], timestamp: &str, nonce: &str) {
-    out.push_str("]]></Encrypt>\n<MsgSignature><![CDATA[");
+    out.push_str(REPLY_TAIL[0]);
     out.extend(signature.iter().map(|&b| char::from(b)));
-    out.push_str("]]></MsgSignature>\n<TimeStamp>");
+    out.push_str(REPLY_TAIL[1]);
     out.push_str(timestamp);
-    out.push_str("</TimeStamp>\n<Nonce><![CDATA[");
+    out.push_str(REPLY_TAIL[2]);
     out.push_str(nonce);
-    out.push_str("]]></Nonce>\n</xml>");
+    out.push_str(REPLY_TAIL[3]);
 }
 
 /// Bytes the reply adds around the ciphertext, for sizing the buffer once.
 pub(crate) fn reply_overhead(timestamp: &str, nonce: &str) -> usize {
-    REPLY_HEAD.len() + 120 + timestamp.len() + nonce.len()
+    let tail: usize = REPLY_TAIL.iter().map(|p| p.len()).sum();
+    REPLY_HEAD.len() + tail + 40 + timestamp.len() + nonce.len()
 }
 
 #[cfg(test)]
@@ -239,6 +248,17 @@ mod tests {
         read_encrypt(body)
             .map(Cow::into_owned)
             .map_err(|e| e.code())
+    }
+
+    #[test]
+    fn the_reply_buffer_is_sized_once() {
+        let mut out = String::with_capacity(reply_overhead("1700000000", "nonce") + 44);
+        out.push_str(REPLY_HEAD);
+        out.push_str(&"A".repeat(44));
+        let capacity = out.capacity();
+        finish_reply(&mut out, &[b'0'; 40], "1700000000", "nonce");
+        assert_eq!(out.capacity(), capacity);
+        assert_eq!(out.len(), capacity);
     }
 
     #[test]

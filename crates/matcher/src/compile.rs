@@ -542,6 +542,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         }
         prefilters.push(literals);
         compiled.push(CompiledRule {
+            id: rule.id.as_str().into(),
             def: rule.clone(),
             rank: 0,
             schedule,

@@ -96,6 +96,8 @@ pub(crate) enum CompiledReply {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub(crate) def: Rule,
+    /// `def.id`, shared with every hit and statistics entry (no copy per message).
+    pub(crate) id: Arc<str>,
     /// Position when sorted by priority (descending), then file order.
     pub(crate) rank: u32,
     pub(crate) schedule: Option<CompiledSchedule>,

@@ -67,7 +67,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     pub(crate) local: Arc<MemoryCounterStore>,
     shared: Option<Arc<dyn CounterStore>>,
-    pub(crate) stats: Mutex<HashMap<String, RuleStats>>,
+    pub(crate) stats: Mutex<HashMap<Arc<str>, RuleStats>>,
     pub(crate) nonce: AtomicU64,
 }
 
@@ -287,14 +287,16 @@ impl Engine {
         self.stats
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .map(|(id, s)| (id.to_string(), s.clone()))
+            .collect()
     }
 
     /// Records a conversion of a variant (the customer did what the reply asked).
     pub fn record_conversion(&self, rule_id: &str, variant: &str) {
         let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
         stats
-            .entry(rule_id.to_owned())
+            .entry(rule_id.into())
             .or_default()
             .variants
             .entry(variant.to_owned())

@@ -309,14 +309,14 @@ impl Engine {
         let parts = set.render(parts, incoming, now, &captures);
         {
             let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-            let entry = stats.entry(rule.def.id.clone()).or_default();
+            let entry = stats.entry(Arc::clone(&rule.id)).or_default();
             entry.triggers += 1;
             if let Some(v) = &variant {
                 entry.variants.entry(v.clone()).or_default().0 += 1;
             }
         }
         Hit {
-            rule_id: rule.def.id.clone(),
+            rule_id: Arc::clone(&rule.id),
             rule_name: rule.def.name.clone(),
             priority: rule.def.priority,
             keyword: None,

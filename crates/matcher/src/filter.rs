@@ -63,12 +63,21 @@ impl SensitiveFilter {
 
     /// `text` with each sensitive word replaced by one `*` per character.
     pub fn mask(&self, text: &str) -> String {
+        self.mask_cow(text).into_owned()
+    }
+
+    /// [`mask`](Self::mask), borrowing `text` when it has no sensitive word.
+    pub fn mask_cow<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let Some(ac) = &self.automaton else {
-            return text.to_owned();
+            return std::borrow::Cow::Borrowed(text);
         };
+        let mut matches = ac.find_iter(text).peekable();
+        if matches.peek().is_none() {
+            return std::borrow::Cow::Borrowed(text);
+        }
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        for m in ac.find_iter(text) {
+        for m in matches {
             out.push_str(&text[last..m.start()]);
             out.extend(std::iter::repeat_n(
                 '*',
@@ -77,7 +86,7 @@ impl SensitiveFilter {
             last = m.end();
         }
         out.push_str(&text[last..]);
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     /// Whether the filter has no words.

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::rule::{Action, Part};
 
@@ -9,7 +10,7 @@ use crate::rule::{Action, Part};
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Hit {
-    pub(crate) rule_id: String,
+    pub(crate) rule_id: Arc<str>,
     /// The rule's name.
     pub rule_name: String,
     /// Its priority.

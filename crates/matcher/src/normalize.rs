@@ -116,7 +116,13 @@ impl Normalizer {
         if let Some(start) = run_start {
             push_str(&mut out, &mut clean, &text[start..]);
         }
-        if !self.bot_names.is_empty() {
+        // `out` is folded, as the names are: most messages do not name the bot, and
+        // then nothing is copied.
+        if self
+            .bot_names
+            .iter()
+            .any(|name| out.contains(name.as_str()))
+        {
             out = self.strip_bot_names(&out);
             clean = clean.map(|c| self.strip_bot_names(&c));
         }

@@ -47,10 +47,9 @@ impl RuleSet {
         let render = |t: &Template| t.render_with(lookup);
         let text = |t: &Template| {
             let rendered = render(t);
-            if self.filter.is_empty() {
-                rendered
-            } else {
-                self.filter.mask(&rendered)
+            match self.filter.mask_cow(&rendered) {
+                Cow::Borrowed(_) => rendered,
+                Cow::Owned(masked) => masked,
             }
         };
         let opt = |t: &Option<Template>| t.as_ref().map(text);

@@ -79,7 +79,16 @@ impl Template {
         &self,
         lookup: impl Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
     ) -> String {
-        let mut out = String::new();
+        // Sized for the literal text and short values: one allocation for most replies.
+        let literal: usize = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Lit(l) => l.len(),
+                Segment::Var(_) => 16,
+            })
+            .sum();
+        let mut out = String::with_capacity(literal);
         for s in &self.segments {
             match s {
                 Segment::Lit(l) => out.push_str(l),
