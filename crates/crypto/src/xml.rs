@@ -226,7 +226,8 @@ const REPLY_TAIL: [&str; 4] = [
 /// Appends everything after the ciphertext to a reply started with [`REPLY_HEAD`].
 pub(crate) fn finish_reply(out: &mut String, signature: &[u8; 40], timestamp: &str, nonce: &str) {
     out.push_str(REPLY_TAIL[0]);
-    out.extend(signature.iter().map(|&b| char::from(b)));
+    // Lowercase hex digits: always UTF-8.
+    out.push_str(std::str::from_utf8(signature).unwrap_or_default());
     out.push_str(REPLY_TAIL[1]);
     out.push_str(timestamp);
     out.push_str(REPLY_TAIL[2]);

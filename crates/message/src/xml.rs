@@ -177,7 +177,8 @@ fn element(s: &str, depth: usize) -> Option<(Node<'_>, &str)> {
     let inner = skip_ws(rest);
     let rest =
         if inner.starts_with('<') && !inner.starts_with("</") && !inner.starts_with("<![CDATA[") {
-            // Child elements, whitespace between them.
+            // Child elements, whitespace between them: a callback's root has some ten.
+            node.children.reserve(if depth == 1 { 12 } else { 4 });
             let mut s = inner;
             loop {
                 let (child, after) = element(s, depth + 1)?;
@@ -461,12 +462,7 @@ pub(crate) fn cdata(out: &mut String, name: &str, value: &str) {
     out.push('<');
     out.push_str(name);
     out.push_str("><![CDATA[");
-    // Byte pre-check: C0 controls, or 0xEF (the lead byte of U+FFFE/U+FFFF, and of
-    // full-width punctuation) send the value through the exact per-character check.
-    let suspicious = value
-        .bytes()
-        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
-    let clean: Cow<'_, str> = if suspicious && !value.chars().all(is_xml_char) {
+    let clean: Cow<'_, str> = if has_non_xml_char(value) {
         Cow::Owned(value.chars().filter(|&c| is_xml_char(c)).collect())
     } else {
         Cow::Borrowed(value)
@@ -482,6 +478,20 @@ pub(crate) fn cdata(out: &mut String, name: &str, value: &str) {
     out.push_str("]]></");
     out.push_str(name);
     out.push('>');
+}
+
+/// Whether `value` has a character XML 1.0 cannot carry, by its UTF-8 bytes: a C0
+/// control other than tab, LF and CR, or U+FFFE / U+FFFF (`EF BF BE` / `EF BF BF`; `EF`
+/// is a lead byte, never inside another character). Full-width punctuation (`EF BC 8C`
+/// for `，`), common in Chinese replies, passes without a per-character pass.
+fn has_non_xml_char(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.iter().enumerate().any(|(i, &x)| {
+        (x < 0x20 && !matches!(x, b'\t' | b'\n' | b'\r'))
+            || (x == 0xEF
+                && b.get(i + 1) == Some(&0xBF)
+                && matches!(b.get(i + 2), Some(0xBE | 0xBF)))
+    })
 }
 
 /// Position of the first `]]>`: a SIMD search for `]`, then a check.
@@ -511,6 +521,26 @@ pub(crate) fn is_xml_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_check_agrees_with_the_character_check() {
+        for value in [
+            "你好，明天几点？",
+            "tab\tand\nnew line\r",
+            "bell\u{7}",
+            "\u{fffe}",
+            "x\u{ffff}y",
+            "\u{fffd}\u{ff0c}\u{efff}",
+            "\u{0}",
+            "",
+        ] {
+            assert_eq!(
+                has_non_xml_char(value),
+                !value.chars().all(is_xml_char),
+                "{value:?}"
+            );
+        }
+    }
 
     #[test]
     fn parses_nested_cdata_entities_and_empty_elements() {
