@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::regex_keyword::LazyRegex;
 use crate::rule::MatchMode;
+use crate::start_filter::StartFilter;
 use daachorse::errors::DaachorseError;
 use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder};
 
@@ -37,6 +38,8 @@ pub(crate) struct KeywordIndex {
     /// The longest exact keyword, in bytes: longer texts skip the hash lookup.
     exact_max_len: usize,
     automaton: TextAutomaton,
+    /// The parts of a message the automaton scans (all of it without a filter).
+    filter: Option<StartFilter>,
     /// By pattern id: what the (deduplicated) pattern stands for.
     targets: Vec<Vec<Target>>,
     /// Every regex keyword, compiled once on first use (shared with its rule, which
@@ -87,6 +90,13 @@ impl TextAutomaton {
             .map(|a| Self(Some(a)))
     }
 
+    /// Its number of states.
+    fn states(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, CharwiseDoubleArrayAhoCorasick::num_states)
+    }
+
     /// Every (overlapping) match in `haystack`: `(pattern, start byte)`.
     fn matches<'a>(&'a self, haystack: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
         self.0
@@ -96,14 +106,14 @@ impl TextAutomaton {
     }
 }
 
+/// From this many states (48 KB of them, a first-level data cache) the start filter
+/// pays for its pass; about 1 000 rules.
+const FILTER_MIN_STATES: usize = 4_096;
+
 impl std::fmt::Debug for TextAutomaton {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let states = self
-            .0
-            .as_ref()
-            .map_or(0, CharwiseDoubleArrayAhoCorasick::num_states);
         f.debug_struct("TextAutomaton")
-            .field("states", &states)
+            .field("states", &self.states())
             .finish()
     }
 }
@@ -167,9 +177,18 @@ impl IndexBuilder {
             .map(|(p, &id)| (p.as_str(), id))
             .collect();
         by_id.sort_unstable_by_key(|&(_, id)| id);
-        let automaton = TextAutomaton::build(by_id.into_iter().map(|(p, _)| p))
+        let patterns = by_id.iter().map(|&(p, _)| p);
+        let automaton = TextAutomaton::build(patterns.clone())
             .map_err(|e| format!("keyword automaton: {e}"))?;
+        // A small automaton stays in the CPU's first-level cache: the filter would only
+        // add its own pass (at 100 rules, a third more time).
+        let filter = if automaton.states() >= FILTER_MIN_STATES {
+            StartFilter::new(patterns)
+        } else {
+            None
+        };
         Ok(KeywordIndex {
+            filter,
             exact_max_len: self.exact.keys().map(|k| k.len()).max().unwrap_or(0),
             exact: self.exact,
             automaton,
@@ -190,7 +209,7 @@ impl KeywordIndex {
             out.extend_from_slice(refs);
         }
         let mut regexes: Vec<u32> = Vec::new();
-        for (pattern, start) in self.automaton.matches(folded) {
+        self.each_match(folded, |pattern, start| {
             for &target in &self.targets[pattern] {
                 match target {
                     Target::Keyword { at, prefix } => {
@@ -201,7 +220,7 @@ impl KeywordIndex {
                     Target::Regex(i) => regexes.push(i),
                 }
             }
-        }
+        });
         if regexes.is_empty() && self.always.is_empty() {
             return;
         }
@@ -212,6 +231,23 @@ impl KeywordIndex {
             let (regex, at) = &self.regexes[i as usize];
             if regex.get().is_some_and(|r| r.is_match(clean)) {
                 out.push(*at);
+            }
+        }
+    }
+
+    /// Calls `found(pattern, start byte)` for every occurrence of a pattern in `text`:
+    /// the automaton scans the filter's spans, or all of `text` without a filter.
+    fn each_match(&self, text: &str, mut found: impl FnMut(usize, usize)) {
+        match &self.filter {
+            Some(filter) => filter.spans(text, |span| {
+                for (pattern, start) in self.automaton.matches(&text[span.clone()]) {
+                    found(pattern, span.start + start);
+                }
+            }),
+            None => {
+                for (pattern, start) in self.automaton.matches(text) {
+                    found(pattern, start);
+                }
             }
         }
     }

@@ -67,6 +67,7 @@ mod rule;
 mod rules_file;
 mod schedule;
 mod shadow;
+mod start_filter;
 mod template;
 
 pub use chain::{Chain, Matcher};

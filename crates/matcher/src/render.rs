@@ -32,11 +32,7 @@ impl RuleSet {
                 )),
                 "time" => {
                     let local = now.to_zoned_datetime(self.tz.clone());
-                    Some(Cow::Owned(format!(
-                        "{:02}:{:02}",
-                        local.hour(),
-                        local.minute()
-                    )))
+                    Some(Cow::Owned(hh_mm(local.hour(), local.minute())))
                 }
                 "date" => Some(Cow::Owned(
                     now.to_zoned_datetime(self.tz.clone()).date().to_string(),
@@ -125,4 +121,26 @@ fn videos_before_news(parts: &mut Vec<Part>) {
     parts.extend(before);
     parts.extend(moved);
     parts.extend(rest);
+}
+
+/// `HH:MM` without the formatting machinery (a reply with `{time}` renders per message).
+fn hh_mm(hour: i8, minute: i8) -> String {
+    let digit = |n: i8| char::from(b'0' + u8::try_from(n.rem_euclid(10)).unwrap_or(0));
+    let mut out = String::with_capacity(5);
+    out.push(digit(hour / 10));
+    out.push(digit(hour));
+    out.push(':');
+    out.push(digit(minute / 10));
+    out.push(digit(minute));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hh_mm_pads() {
+        assert_eq!(super::hh_mm(9, 5), "09:05");
+        assert_eq!(super::hh_mm(23, 59), "23:59");
+        assert_eq!(super::hh_mm(0, 0), "00:00");
+    }
 }
