@@ -8,8 +8,9 @@
 //! each pattern's first two characters (and of each one-character pattern) in a table of
 //! at most 512 KB, tested for every position independently — the CPU overlaps those
 //! accesses — and the automaton then scans only the spans that start where a pattern may
-//! start, each as long as the longest pattern. (daachorse's own prefilter works on byte
-//! pairs, which in UTF-8 Chinese are the same few lead bytes everywhere.)
+//! start, each as long as the longest pattern. (daachorse's own prefilter, a shift-or over
+//! byte pairs, measured no faster on such messages: with thousands of CJK keywords
+//! nearly every byte pair of a Chinese text is in its 64 KB table.)
 //!
 //! It never changes what is found: every occurrence of a pattern starts at a position
 //! whose bigram (or character) is in the table, and lies inside that position's span;
