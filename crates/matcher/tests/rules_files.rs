@@ -270,16 +270,18 @@ fn an_oversized_regex_is_refused_naming_the_rule() {
 fn regexes_share_one_budget_and_the_rule_crossing_it_is_named() {
     // Each `\w{20}` compiles to some 350 KB: under the per-regex limit, but twenty of
     // them cross a 4 MiB budget, and checking stops there.
-    let rules = (0..20).map(|i| {
-        Rule::new(format!("r{i}"), "r")
-            .regex(format!(r"x{{{i}}}\w{{20}}"))
-            .reply("x")
-    });
+    let rules = || {
+        (0..20).map(|i| {
+            Rule::new(format!("r{i}"), "r")
+                .regex(format!(r"x{{{i}}}\w{{20}}"))
+                .reply("x")
+        })
+    };
     let mut limits = Limits::default();
     limits.max_total_regex_bytes = 4 << 20;
     let err = RuleSet::builder()
         .limits(limits)
-        .rules(rules)
+        .rules(rules())
         .build()
         .unwrap_err()
         .to_string();
@@ -296,10 +298,5 @@ fn regexes_share_one_budget_and_the_rule_crossing_it_is_named() {
         .unwrap();
     assert!((5..20).contains(&crossing), "{err}");
     // Under a budget that holds them all, they load.
-    let rules = (0..20).map(|i| {
-        Rule::new(format!("r{i}"), "r")
-            .regex(format!(r"x{{{i}}}\w{{20}}"))
-            .reply("x")
-    });
-    assert!(RuleSet::builder().rules(rules).build().is_ok());
+    assert!(RuleSet::builder().rules(rules()).build().is_ok());
 }
