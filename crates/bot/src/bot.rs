@@ -11,6 +11,7 @@ use std::pin::Pin;
 use futures_util::FutureExt as _;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
+use wecom_sdk_client::api::kf::{CursorStore, MemoryCursorStore};
 use wecom_sdk_client::{Client, WebhookClient};
 use wecom_sdk_crypto::CallbackCrypto;
 use wecom_sdk_matcher::Engine;
@@ -22,6 +23,7 @@ use crate::deliver::MediaCache;
 use crate::error::{BuildError, Rejection};
 use crate::event_log::EventSink;
 use crate::handler::Handler;
+use crate::kf::KfChannel;
 use crate::metrics::Metrics;
 use crate::pipeline::Decision;
 use crate::profile::{ProfileCache, ProfileProvider};
@@ -81,6 +83,8 @@ pub(crate) struct Inner {
     pub(crate) crypto: CallbackCrypto,
     pub(crate) engine: Arc<Engine>,
     pub(crate) client: Option<Client>,
+    /// The 微信客服 channel (with a client).
+    pub(crate) kf: Option<KfChannel>,
     shared_dedup: Option<Arc<dyn DedupStore>>,
     local_dedup: MemoryDedupStore,
     outage: AtomicBool,
@@ -136,6 +140,8 @@ pub struct BotBuilder {
     metrics_path: Option<String>,
     replay_window: Option<Duration>,
     watch: Option<PathBuf>,
+    kf_client: Option<Client>,
+    kf_cursors: Option<Arc<dyn CursorStore>>,
 }
 
 impl std::fmt::Debug for BotBuilder {
@@ -176,6 +182,8 @@ impl Bot {
             metrics_path: None,
             replay_window: None,
             watch: None,
+            kf_client: None,
+            kf_cursors: None,
         }
     }
 
@@ -455,7 +463,7 @@ impl Bot {
 
     // ── dedup through the shared store, degrading to local memory ──────────────────
 
-    async fn claim(&self, key: &str) -> Claim {
+    pub(crate) async fn claim(&self, key: &str) -> Claim {
         let inner = &self.inner;
         if let Some(shared) = self.shared() {
             match shared.claim(key, inner.lease).await {
@@ -627,6 +635,23 @@ impl BotBuilder {
     /// one the bot answers passively only.
     pub fn client(mut self, client: Client) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// The client of the 微信客服 channel, when its access token comes from another
+    /// secret than the app's (WeCom's 微信客服 secret). By default the 微信客服 channel
+    /// uses [`client`](Self::client); without either, `kf_msg_or_event` callbacks are
+    /// acknowledged and not read.
+    pub fn kf_client(mut self, client: Client) -> Self {
+        self.kf_client = Some(client);
+        self
+    }
+
+    /// Where the 微信客服 channel keeps each account's `sync_msg` cursor (default: this
+    /// process's memory; a Redis store lets a restart or another instance read on where
+    /// the last sync stopped).
+    pub fn kf_cursors(mut self, cursors: Arc<dyn CursorStore>) -> Self {
+        self.kf_cursors = Some(cursors);
         self
     }
 
@@ -819,8 +844,18 @@ impl BotBuilder {
                     .map(Path::to_path_buf)
             })
             .unwrap_or_else(|| PathBuf::from("."));
+        let kf = self
+            .kf_client
+            .or_else(|| self.client.clone())
+            .map(|client| {
+                let cursors = self
+                    .kf_cursors
+                    .unwrap_or_else(|| Arc::new(MemoryCursorStore::default()));
+                KfChannel::new(client, cursors)
+            });
         Ok(Bot {
             inner: Arc::new(Inner {
+                kf,
                 app: self.app,
                 corp_id,
                 crypto,

@@ -38,6 +38,7 @@ mod error;
 mod event_log;
 mod handler;
 mod inbound;
+mod kf;
 mod metrics;
 mod pipeline;
 mod profile;

@@ -31,11 +31,29 @@ const OUTCOMES: [&str; 16] = [
     "other",
 ];
 
+/// What the 微信客服 channel counts (`wecom_bot_kf_total{what}`).
+const KF: [&str; 13] = [
+    "read",
+    "answered",
+    "welcomed",
+    "unanswered",
+    "duplicate",
+    "ignored",
+    "rerun_requested",
+    "sync_failed",
+    "token_expired",
+    "send_failed",
+    "limit_five_replies",
+    "limit_48h",
+    "other",
+];
+
 /// The bot's metrics. Read them with [`Bot::metrics`](crate::Bot::metrics); the router
 /// serves them at `/metrics` when asked to.
 #[derive(Debug, Default)]
 pub struct Metrics {
     outcomes: [AtomicU64; OUTCOMES.len()],
+    kf: [AtomicU64; KF.len()],
     rule_hits: Mutex<BTreeMap<String, u64>>,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -63,6 +81,12 @@ impl Metrics {
             .position(|o| *o == outcome)
             .unwrap_or(OUTCOMES.len() - 1);
         add(&self.outcomes[i]);
+    }
+
+    /// Counts a 微信客服 event (one of [`KF`]; anything else as `other`).
+    pub(crate) fn count_kf(&self, what: &'static str) {
+        let i = KF.iter().position(|k| *k == what).unwrap_or(KF.len() - 1);
+        add(&self.kf[i]);
     }
 
     pub(crate) fn rule_hit(&self, rule: &str) {
@@ -104,6 +128,17 @@ impl Metrics {
             .iter()
             .position(|o| *o == outcome)
             .map_or(0, |i| self.outcomes[i].load(Ordering::Relaxed))
+    }
+
+    /// 微信客服 entries and sends by what came of them: `read`, `answered`, `welcomed`,
+    /// `unanswered`, `duplicate` (claimed before, answered once), `ignored`,
+    /// `rerun_requested`, `sync_failed`, `token_expired` (read on without it),
+    /// `send_failed`, `limit_five_replies` (95001),
+    /// `limit_48h` (95002).
+    pub fn kf(&self, what: &str) -> u64 {
+        KF.iter()
+            .position(|k| *k == what)
+            .map_or(0, |i| self.kf[i].load(Ordering::Relaxed))
     }
 
     /// Times rule `rule` answered.
@@ -165,6 +200,13 @@ impl Metrics {
                     out,
                     "wecom_bot_callbacks_total{{outcome=\"{outcome}\"}} {n}"
                 );
+            }
+        }
+        out.push_str("# HELP wecom_bot_kf_total 微信客服 entries and sends by what came of them.\n# TYPE wecom_bot_kf_total counter\n");
+        for (what, n) in KF.iter().zip(&self.kf) {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(out, "wecom_bot_kf_total{{what=\"{what}\"}} {n}");
             }
         }
         out.push_str("# HELP wecom_bot_rule_hits_total Answers by rule.\n# TYPE wecom_bot_rule_hits_total counter\n");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
 use wecom_sdk_matcher::{Action, Hit, Incoming, Part};
-use wecom_sdk_message::callback::Message;
+use wecom_sdk_message::callback::{Body, Event, Message};
 
 use crate::Bot;
 use crate::actions::{Escalation, Subject};
@@ -56,10 +56,14 @@ impl Bot {
         {
             return Ok(early(routed, "own_message"));
         }
-        if matches!(routed.route, Route::Nowhere(_))
-            && routed.event.as_deref() == Some("kf_msg_or_event")
-        {
-            return Ok(early(routed, "kf_not_served"));
+        if let Body::Event(Event::KfMsgOrEvent { token, open_kf_id }) = &message.body {
+            // Read with kf/sync_msg on a task; the callback itself is answered empty.
+            let outcome = if self.kf_notify(open_kf_id, token) {
+                "kf_sync"
+            } else {
+                "kf_not_served"
+            };
+            return Ok(early(routed, outcome));
         }
         let profile = self.profile(&routed).await;
         routed.incoming = with_profile(std::mem::take(&mut routed.incoming), &profile);

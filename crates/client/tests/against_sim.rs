@@ -133,7 +133,7 @@ async fn busy_is_retried_only_where_a_repeat_is_safe_and_45009_never() {
         .send_msg(&KfMessage::new("wmStranger", "wk1", KfContent::text("hi")))
         .await
         .unwrap_err();
-    assert_eq!(err.errcode(), Some(95001));
+    assert_eq!(err.errcode(), Some(95002));
 }
 
 #[tokio::test]

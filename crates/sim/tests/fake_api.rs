@@ -460,12 +460,12 @@ async fn kf_sync_send_window_and_states() {
     for i in 0..5 {
         assert_eq!(code(&reply("wmCustomer1", &format!("回复{i}")).await), 0);
     }
-    assert_eq!(code(&reply("wmCustomer1", "第六条").await), 95002);
-    assert_eq!(code(&reply("wmNobody", "hi").await), 95001);
+    assert_eq!(code(&reply("wmCustomer1", "第六条").await), 95001);
+    assert_eq!(code(&reply("wmNobody", "hi").await), 95002);
     assert_eq!(code(&reply("wmCustomer2", &"长".repeat(700)).await), 45002);
     api.fake.advance(Duration::from_secs(48 * 3600 + 1));
     api.refresh().await;
-    assert_eq!(code(&reply("wmCustomer2", "还在吗").await), 95001);
+    assert_eq!(code(&reply("wmCustomer2", "还在吗").await), 95002);
     api.fake.kf_customer_says("wkShop", "wmCustomer2", "在");
     let with_id = json!({"touser": "wmCustomer2", "open_kfid": "wkShop", "msgid": "my-id_1", "msgtype": "text", "text": {"content": "ok"}});
     assert_eq!(

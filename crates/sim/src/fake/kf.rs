@@ -247,13 +247,13 @@ pub(crate) fn send_msg(state: &mut State, req: &ApiRequest) -> ApiResult {
         .filter(|c| now.duration_since(c.last_message).unwrap_or_default() < window)
         .ok_or_else(|| {
             ApiError::new(
-                95001,
+                95002,
                 "the customer sent nothing in the last 48 hours: wait for the customer",
             )
         })?;
     if customer.replies >= most {
         return Err(ApiError::new(
-            95002,
+            95001,
             format!("at most {most} messages per customer message: wait for the customer"),
         ));
     }

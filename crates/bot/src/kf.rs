@@ -1,0 +1,366 @@
+//! 微信客服 (the `kf` API): the channel where external customers on personal WeChat talk
+//! to a company.
+//!
+//! A `kf_msg_or_event` callback only says that an account has something to read: the
+//! bot answers it with an empty 200 at once and, on a task, reads the account's new
+//! entries with `kf/sync_msg` — from the saved cursor, page after page while `has_more`
+//! is 1 (a page may be empty and still have more), saving the cursor after each page. A
+//! callback that arrives while that account's sync runs makes it run once more, never
+//! twice at the same time. Each entry is claimed by its `msgid` in the bot's dedup store
+//! before it is answered, so an entry read twice (overlapping pages, a restart before the
+//! cursor was saved, another instance sharing the Redis dedup store) is answered once.
+//!
+//! Customer messages (origin 3) go through the rules as `Channel::Kf` and are answered
+//! with `kf/send_msg` (at most five messages per customer message, WeCom's limit);
+//! `enter_session` is answered by the rules for the `enter_session` event through
+//! `kf/send_msg_on_event` with the event's welcome code. WeCom's refusals (95001: more
+//! than five replies; 95002: outside the 48-hour window) are counted and logged as such,
+//! never retried.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tracing::Instrument as _;
+use wecom_sdk_client::api::kf::CursorStore;
+use wecom_sdk_client::{Client, ClientError};
+use wecom_sdk_matcher::{Channel, Hit, Incoming};
+use wecom_sdk_message::kf::{KfEvent, KfSyncedBody, KfSyncedMessage};
+use wecom_sdk_message::send::{KfContent, KfEventMessage, KfMessage, SyncMsgRequest};
+
+use crate::Bot;
+use crate::dedup::{Answered, Claim};
+use crate::render::{Piece, plan};
+
+/// WeCom's limit of `send_msg` messages per customer message.
+const MAX_REPLIES: usize = 5;
+/// `kf/send_msg`: more than five replies to one customer message.
+const TOO_MANY_REPLIES: i64 = 95_001;
+/// `kf/send_msg`: the customer's last message is more than 48 hours old.
+const WINDOW_CLOSED: i64 = 95_002;
+/// `kf/sync_msg`: the callback's token expired (it serves 10 minutes).
+const TOKEN_EXPIRED: i64 = 95_007;
+
+/// The channel's state: where each account's sync stands, and which run.
+#[derive(Debug)]
+pub(crate) struct KfChannel {
+    client: Client,
+    cursors: Arc<dyn CursorStore>,
+    /// Accounts whose sync runs here: whether another callback came meanwhile, and its
+    /// token.
+    runs: Mutex<HashMap<String, Rerun>>,
+}
+
+/// A callback that came while the account's sync ran, with its token.
+#[derive(Debug, Default)]
+struct Rerun {
+    again: Option<String>,
+}
+
+impl KfChannel {
+    pub(crate) fn new(client: Client, cursors: Arc<dyn CursorStore>) -> Self {
+        Self {
+            client,
+            cursors,
+            runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Marks `open_kfid` as syncing; `false` (with a rerun noted) when it already is.
+    fn start(&self, open_kfid: &str, token: &str) -> bool {
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(rerun) = runs.get_mut(open_kfid) {
+            rerun.again = Some(token.to_owned());
+            return false;
+        }
+        runs.insert(open_kfid.to_owned(), Rerun::default());
+        true
+    }
+
+    /// The token to run again with, or `None` (and the account no longer syncing).
+    fn next_run(&self, open_kfid: &str) -> Option<String> {
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        let again = runs.get_mut(open_kfid).and_then(|r| r.again.take());
+        if again.is_none() {
+            runs.remove(open_kfid);
+        }
+        again
+    }
+}
+
+/// What one entry came to (counted as `wecom_bot_kf_total{what}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    Answered,
+    Welcomed,
+    Unanswered,
+    Duplicate,
+    Ignored,
+}
+
+impl Bot {
+    /// A `kf_msg_or_event` callback: starts the sync of `open_kfid` on a task, or has
+    /// the running one run once more. `false` when the bot has no 微信客服 channel.
+    pub(crate) fn kf_notify(&self, open_kfid: &str, token: &str) -> bool {
+        let Some(kf) = &self.inner.kf else {
+            return false;
+        };
+        if !kf.start(open_kfid, token) {
+            self.inner.metrics.count_kf("rerun_requested");
+            return true;
+        }
+        let bot = self.clone();
+        let (open_kfid, token) = (open_kfid.to_owned(), token.to_owned());
+        self.inner.tracker.spawn(
+            async move { bot.kf_sync(&open_kfid, Some(token)).await }
+                .instrument(tracing::info_span!("kf_sync")),
+        );
+        true
+    }
+
+    /// Syncs `open_kfid` until no callback came during the last run.
+    async fn kf_sync(&self, open_kfid: &str, mut token: Option<String>) {
+        let Some(kf) = &self.inner.kf else {
+            return;
+        };
+        loop {
+            if let Err(e) = self.kf_read(kf, open_kfid, token.as_deref()).await {
+                self.inner.metrics.count_kf("sync_failed");
+                tracing::warn!(open_kfid, error = %e, "kf/sync_msg failed: the next callback reads on from the saved cursor");
+            }
+            match kf.next_run(open_kfid) {
+                Some(next) => token = Some(next),
+                None => return,
+            }
+        }
+    }
+
+    /// Reads and answers every new entry of `open_kfid`, saving the cursor after each
+    /// page.
+    async fn kf_read(
+        &self,
+        kf: &KfChannel,
+        open_kfid: &str,
+        token: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let mut cursor = kf.cursors.load(open_kfid).await?;
+        let mut token = token;
+        loop {
+            let request = |token: Option<&str>| SyncMsgRequest {
+                cursor: cursor.clone(),
+                token: token.map(str::to_owned),
+                limit: Some(1000),
+                voice_format: None,
+                open_kfid: Some(open_kfid.to_owned()),
+            };
+            let page = match kf.client.kf().sync_msg(&request(token)).await {
+                // The callback's token serves 10 minutes: read on without it.
+                Err(e) if e.errcode() == Some(TOKEN_EXPIRED) && token.is_some() => {
+                    self.inner.metrics.count_kf("token_expired");
+                    token = None;
+                    kf.client.kf().sync_msg(&request(None)).await?
+                }
+                page => page?,
+            };
+            for entry in &page.msg_list {
+                self.inner.metrics.count_kf("read");
+                let handled = self.kf_entry(kf, entry).await;
+                self.inner.metrics.count_kf(match handled {
+                    Handled::Answered => "answered",
+                    Handled::Welcomed => "welcomed",
+                    Handled::Unanswered => "unanswered",
+                    Handled::Duplicate => "duplicate",
+                    Handled::Ignored => "ignored",
+                });
+            }
+            let more = page.more();
+            if !page.next_cursor.is_empty() {
+                kf.cursors.save(open_kfid, &page.next_cursor).await?;
+                cursor = Some(page.next_cursor);
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One entry, exactly once by its `msgid`.
+    async fn kf_entry(&self, kf: &KfChannel, entry: &KfSyncedMessage) -> Handled {
+        let key = format!("kf:{}", entry.msgid);
+        if !matches!(self.claim(&key).await, Claim::Fresh) {
+            return Handled::Duplicate;
+        }
+        let handled = match (&entry.body, entry.origin) {
+            (KfSyncedBody::Text { text }, 3) => {
+                let incoming = Incoming::new(entry.external_userid.as_str(), text.content.as_str())
+                    .channel(Channel::Kf)
+                    .at_unix(entry.send_time);
+                self.kf_answer(kf, entry, &incoming).await
+            }
+            (
+                KfSyncedBody::Event {
+                    event:
+                        KfEvent::EnterSession {
+                            external_userid,
+                            scene_param,
+                            welcome_code,
+                            ..
+                        },
+                },
+                _,
+            ) => {
+                let incoming = Incoming::event(
+                    external_userid.as_str(),
+                    "enter_session",
+                    scene_param.as_str(),
+                )
+                .channel(Channel::Kf);
+                self.kf_welcome(kf, &incoming, welcome_code).await
+            }
+            (KfSyncedBody::Event { event }, _) => {
+                tracing::info!(open_kfid = %entry.open_kfid, msgid = %entry.msgid, ?event, "kf event");
+                Handled::Ignored
+            }
+            _ => Handled::Ignored,
+        };
+        let answered = if matches!(handled, Handled::Answered | Handled::Welcomed) {
+            Answered::Active
+        } else {
+            Answered::Nothing
+        };
+        self.complete(&key, &answered).await;
+        handled
+    }
+
+    /// The rules' answer to `incoming`, in pieces (nothing when no rule fires).
+    async fn kf_pieces(&self, incoming: &Incoming) -> Vec<Piece> {
+        let engine = &self.inner.engine;
+        let hit: Option<Hit> = match engine.find_shared(incoming).await {
+            Ok(hit) => hit,
+            Err(e) => {
+                crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
+                tracing::warn!(error = %e, "counter store failed: matching with local counters");
+                engine.find(incoming)
+            }
+        };
+        let Some(hit) = hit else {
+            return Vec::new();
+        };
+        self.inner.metrics.rule_hit(hit.rule_id());
+        plan(&hit.parts, engine.rules().sensitive_filter())
+    }
+
+    /// Answers a customer message with `kf/send_msg`, piece by piece (at most five).
+    async fn kf_answer(
+        &self,
+        kf: &KfChannel,
+        entry: &KfSyncedMessage,
+        incoming: &Incoming,
+    ) -> Handled {
+        let pieces = self.kf_pieces(incoming).await;
+        let contents: Vec<KfContent> = pieces.iter().filter_map(kf_content).collect();
+        if contents.is_empty() {
+            return Handled::Unanswered;
+        }
+        if contents.len() > MAX_REPLIES {
+            tracing::warn!(
+                pieces = contents.len(),
+                "微信客服 takes at most {MAX_REPLIES} replies per customer message: the rest is dropped"
+            );
+        }
+        let mut sent = 0;
+        for content in contents.into_iter().take(MAX_REPLIES) {
+            let message = KfMessage::new(
+                entry.external_userid.as_str(),
+                entry.open_kfid.as_str(),
+                content,
+            );
+            match kf.client.kf().send_msg(&message).await {
+                Ok(_) => {
+                    sent += 1;
+                    crate::metrics::Metrics::incr(&self.inner.metrics.active_sent);
+                }
+                Err(e) => {
+                    self.kf_refused(&e, &entry.external_userid);
+                    break;
+                }
+            }
+        }
+        if sent > 0 {
+            Handled::Answered
+        } else {
+            Handled::Unanswered
+        }
+    }
+
+    /// Answers `enter_session` with `kf/send_msg_on_event` and its welcome code.
+    async fn kf_welcome(&self, kf: &KfChannel, incoming: &Incoming, code: &str) -> Handled {
+        if code.is_empty() {
+            return Handled::Ignored;
+        }
+        let Some(content) = self.kf_pieces(incoming).await.iter().find_map(|p| match p {
+            // send_msg_on_event carries text (and menus) only.
+            Piece::Text(t) => Some(KfContent::text(t.as_str())),
+            _ => None,
+        }) else {
+            return Handled::Unanswered;
+        };
+        match kf
+            .client
+            .kf()
+            .send_msg_on_event(&KfEventMessage::new(code, content))
+            .await
+        {
+            Ok(_) => {
+                crate::metrics::Metrics::incr(&self.inner.metrics.active_sent);
+                Handled::Welcomed
+            }
+            Err(e) => {
+                self.kf_refused(&e, "");
+                Handled::Unanswered
+            }
+        }
+    }
+
+    /// Counts and logs a refused send: WeCom's limits as such, other failures as failures.
+    fn kf_refused(&self, e: &ClientError, customer: &str) {
+        let metrics = &self.inner.metrics;
+        crate::metrics::Metrics::incr(&metrics.active_failures);
+        match e.errcode() {
+            Some(TOO_MANY_REPLIES) => {
+                metrics.count_kf("limit_five_replies");
+                tracing::warn!(
+                    customer,
+                    "95001: already five replies to this customer message; not retried"
+                );
+            }
+            Some(WINDOW_CLOSED) => {
+                metrics.count_kf("limit_48h");
+                tracing::warn!(
+                    customer,
+                    "95002: the customer wrote more than 48 hours ago; not retried"
+                );
+            }
+            _ => {
+                metrics.count_kf("send_failed");
+                tracing::warn!(customer, error = %e, "kf send failed");
+            }
+        }
+    }
+}
+
+/// What `kf/send_msg` carries of a piece: text, and uploaded images, videos and files.
+fn kf_content(piece: &Piece) -> Option<KfContent> {
+    match piece {
+        Piece::Text(t) => Some(KfContent::text(t.as_str())),
+        Piece::Image { media_id } => Some(KfContent::Image {
+            media_id: media_id.clone(),
+        }),
+        Piece::Video { media_id, .. } => Some(KfContent::Video {
+            media_id: media_id.clone(),
+        }),
+        Piece::File { media_id } => Some(KfContent::File {
+            media_id: media_id.clone(),
+        }),
+        _ => None,
+    }
+}

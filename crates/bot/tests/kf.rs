@@ -1,0 +1,174 @@
+//! The 微信客服 channel end to end over real sockets: the simulator queues what customers
+//! write and sends the bot `kf_msg_or_event` callbacks; the bot reads with `kf/sync_msg`
+//! and answers with `kf/send_msg` on the simulator's fake WeCom API.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use wecom_sdk_bot::Bot;
+use wecom_sdk_matcher::{Engine, RuleSet};
+use wecom_sdk_sim::{Answer, FakeConfig, FakeWeCom, Inbound};
+
+const KF: &str = "wkKFshop0001";
+
+const KF_RULES: &str = r#"
+[[rules]]
+id = "hours"
+keywords = ["营业时间"]
+reply = "每天 9:00–21:00 营业。"
+
+[[rules]]
+id = "policy"
+keywords = ["退换货政策"]
+reply = "LONG"
+
+[[rules]]
+id = "kf-welcome"
+event = "enter_session"
+reply = "您好，这里是小店客服，请问有什么可以帮您？"
+
+[[rules]]
+id = "fallback"
+fallback = true
+reply = "收到，稍后回复您。"
+"#;
+
+async fn kf_fake() -> FakeWeCom {
+    FakeWeCom::start(
+        FakeConfig::new(CORP_ID)
+            .secret(SECRET)
+            .agent(AGENT_ID)
+            .kf_account(KF),
+    )
+    .await
+    .unwrap()
+}
+
+fn kf_bot(fake: &FakeWeCom) -> Bot {
+    // 6 pieces of 2 048 bytes: one more than 微信客服 takes per customer message.
+    let rules = KF_RULES.replace("LONG", &"七天无理由退换，运费由商家承担。".repeat(260));
+    Bot::builder()
+        .callback(TOKEN, AES_KEY, CORP_ID)
+        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
+        .client(client(fake))
+        .build()
+        .unwrap()
+}
+
+/// The texts the fake accepted for `to` through `path`, in order.
+fn kf_texts(fake: &FakeWeCom, path: &str, to: &str) -> Vec<String> {
+    fake.sent_messages()
+        .into_iter()
+        .filter(|m| m.path == path && m.to == to)
+        .filter_map(|m| m.text())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_customer_message_is_read_with_sync_msg_and_answered_with_send_msg() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    let wecom = sender(&served.url);
+
+    let notice = fake.kf_customer_says(KF, "wmCustomer1", "请问营业时间？");
+    let delivery = wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    // The callback is acknowledged at once, with nothing in it.
+    assert!(matches!(delivery.answer, Some(Answer::Empty)));
+    assert!(
+        eventually(|| !kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer1").is_empty()).await
+    );
+    assert_eq!(
+        kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer1"),
+        ["每天 9:00–21:00 营业。"]
+    );
+    let metrics = served.bot.metrics();
+    assert_eq!((metrics.kf("read"), metrics.kf("answered")), (1, 1));
+    assert_eq!(served.bot.engine().stats()["hours"].triggers, 1);
+}
+
+#[tokio::test]
+async fn every_entry_is_answered_once_however_often_wecom_calls() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    let wecom = sender(&served.url);
+
+    let first = fake.kf_customer_says(KF, "wmCustomer2", "营业时间");
+    let second = fake.kf_customer_says(KF, "wmCustomer2", "你好");
+    // Two callbacks, the first delivered twice: the sync runs, once more at most, and
+    // reads each entry once.
+    let (first, second) = (
+        Inbound::kf_msg_or_event(&first),
+        Inbound::kf_msg_or_event(&second),
+    );
+    let (a, b, c) = tokio::join!(wecom.send(&first), wecom.send(&first), wecom.send(&second));
+    assert!(
+        [a, b, c]
+            .iter()
+            .all(|d| matches!(d.answer, Some(Answer::Empty)))
+    );
+    assert!(eventually(|| kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer2").len() >= 2).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer2"),
+        ["每天 9:00–21:00 营业。", "收到，稍后回复您。"]
+    );
+    // A callback later reads on from the saved cursor: nothing old is answered again.
+    let third = fake.kf_customer_says(KF, "wmCustomer2", "营业时间？");
+    wecom.send(&Inbound::kf_msg_or_event(&third)).await;
+    assert!(eventually(|| kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer2").len() == 3).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer2").len(),
+        3
+    );
+    assert_eq!(served.bot.metrics().kf("read"), 3);
+}
+
+#[tokio::test]
+async fn enter_session_gets_the_welcome_rule_through_send_msg_on_event() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    let notice = fake.kf_enter_session(KF, "wmCustomer3", "shop_qr");
+    let code = notice.welcome_code.clone().expect("a welcome code");
+    sender(&served.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    let to = format!("code:{code}");
+    assert!(eventually(|| !kf_texts(&fake, "/cgi-bin/kf/send_msg_on_event", &to).is_empty()).await);
+    assert_eq!(
+        kf_texts(&fake, "/cgi-bin/kf/send_msg_on_event", &to),
+        ["您好，这里是小店客服，请问有什么可以帮您？"]
+    );
+    assert_eq!(served.bot.metrics().kf("welcomed"), 1);
+}
+
+#[tokio::test]
+async fn wecoms_limits_are_kept_and_surfaced_never_retried() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    let wecom = sender(&served.url);
+
+    // Six pieces of text: five are sent (WeCom's limit per customer message).
+    let notice = fake.kf_customer_says(KF, "wmCustomer4", "退换货政策");
+    wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    assert!(eventually(|| kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer4").len() == 5).await);
+
+    // The customer wrote 49 hours ago: send_msg answers 95002, counted, not retried.
+    let late = fake.kf_customer_says(KF, "wmCustomer5", "营业时间");
+    fake.advance(Duration::from_secs(49 * 3600));
+    wecom.send(&Inbound::kf_msg_or_event(&late)).await;
+    let metrics = served.bot.metrics();
+    assert!(eventually(|| metrics.kf("limit_48h") == 1).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmCustomer5").is_empty());
+    assert_eq!(fake.calls_to("/cgi-bin/kf/send_msg").len(), 6);
+    assert!(
+        metrics
+            .prometheus()
+            .contains("wecom_bot_kf_total{what=\"limit_48h\"} 1")
+    );
+}
