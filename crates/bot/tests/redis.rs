@@ -295,3 +295,72 @@ async fn a_redis_that_dies_mid_run_costs_no_callback() {
     assert!(recovered, "the shared store is used again after the outage");
     assert_eq!(s.bot.metrics().callbacks("rejected_malformed"), 0);
 }
+
+/// A bot with the 微信客服 account `KF_ACCOUNT` whose cursors live in Redis.
+const KF_ACCOUNT: &str = "wkKFredis01";
+
+async fn kf_fake() -> wecom_sdk_sim::FakeWeCom {
+    wecom_sdk_sim::FakeWeCom::start(
+        wecom_sdk_sim::FakeConfig::new(CORP_ID)
+            .secret(SECRET)
+            .agent(AGENT_ID)
+            .kf_account(KF_ACCOUNT),
+    )
+    .await
+    .unwrap()
+}
+
+fn kf_replies(fake: &wecom_sdk_sim::FakeWeCom, to: &str) -> Vec<String> {
+    fake.sent_messages()
+        .into_iter()
+        .filter(|m| m.path == "/cgi-bin/kf/send_msg" && m.to == to)
+        .filter_map(|m| m.text())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restarted_bot_reads_on_from_the_cursor_in_redis() {
+    let test = "kf-cursor";
+    let cursors =
+        match wecom_sdk_client::RedisCursorStore::connect(&redis_url(), prefix(test)).await {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                eprintln!(
+                    "skipped: no Redis at {} ({e}); start one or set REDIS_URL to run this test",
+                    redis_url()
+                );
+                return;
+            }
+        };
+    let fake = kf_fake().await;
+    let kf_bot = || {
+        builder(&fake)
+            .kf_cursors(Arc::clone(&cursors) as Arc<dyn wecom_sdk_client::api::kf::CursorStore>)
+            .build()
+            .unwrap()
+    };
+    let first = serve(kf_bot()).await;
+    let notice = fake.kf_customer_says(KF_ACCOUNT, "wmRestart", "营业时间");
+    sender(&first.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    assert!(eventually(|| kf_replies(&fake, "wmRestart").len() == 1).await);
+    first.bot.shutdown().await;
+    drop(first);
+
+    // A new process: its dedup memory is empty, only the cursor in Redis remembers.
+    let second = serve(kf_bot()).await;
+    let notice = fake.kf_customer_says(KF_ACCOUNT, "wmRestart", "你好");
+    sender(&second.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    assert!(eventually(|| kf_replies(&fake, "wmRestart").len() == 2).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        kf_replies(&fake, "wmRestart").len(),
+        2,
+        "the first message is not answered again"
+    );
+    assert_eq!(second.bot.metrics().kf("read"), 1);
+    clean(test).await;
+}

@@ -55,6 +55,8 @@ mod clock;
 pub mod errcode;
 mod error;
 #[cfg(feature = "redis")]
+mod redis_cursor;
+#[cfg(feature = "redis")]
 mod redis_store;
 mod retry;
 mod token;
@@ -65,6 +67,8 @@ pub use builder::ClientBuilder;
 pub use client::{Client, DEFAULT_BASE_URL};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ClientError, Kind};
+#[cfg(feature = "redis")]
+pub use redis_cursor::RedisCursorStore;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
 pub use retry::RetryPolicy;

@@ -43,7 +43,30 @@ impl std::fmt::Debug for RedisTokenStore {
 }
 
 fn store_error(e: &redis::RedisError) -> ClientError {
-    ClientError::new(Kind::Transport, None, format!("redis: {e}"), "token store")
+    redis_error(e, "token store")
+}
+
+/// A Redis failure as a transport error of `store`.
+pub(crate) fn redis_error(e: &redis::RedisError, store: &'static str) -> ClientError {
+    ClientError::new(Kind::Transport, None, format!("redis: {e}"), store)
+}
+
+/// Runs one Redis operation of `store` within `timeout`: an outage costs a call this
+/// much, not the reconnection backoff.
+pub(crate) async fn bounded<T>(
+    timeout: Duration,
+    store: &'static str,
+    op: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(timeout, op).await {
+        Ok(result) => result.map_err(|e| redis_error(&e, store)),
+        Err(_) => Err(ClientError::new(
+            Kind::Transport,
+            None,
+            format!("redis: no answer within {} ms", timeout.as_millis()),
+            store,
+        )),
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -94,15 +117,7 @@ impl RedisTokenStore {
         &self,
         op: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, ClientError> {
-        match tokio::time::timeout(self.timeout, op).await {
-            Ok(result) => result.map_err(|e| store_error(&e)),
-            Err(_) => Err(ClientError::new(
-                Kind::Transport,
-                None,
-                format!("redis: no answer within {} ms", self.timeout.as_millis()),
-                "token store",
-            )),
-        }
+        bounded(self.timeout, "token store", op).await
     }
 
     fn key(&self, key: &str) -> String {
