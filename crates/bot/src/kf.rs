@@ -16,14 +16,19 @@
 //! `kf/send_msg_on_event` with the event's welcome code. WeCom's refusals (95001: more
 //! than five replies; 95002: outside the 48-hour window) are counted and logged as such,
 //! never retried.
+//!
+//! A rule with an `escalate` action hands the session to the queue (`service_state/trans`,
+//! state 2) after its reply; from then on the bot stays silent for that customer — a human
+//! answers — until a `session_status_change` says the session ended (or a send is refused
+//! with 95018, which says a human has it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::Instrument as _;
 use wecom_sdk_client::api::kf::CursorStore;
 use wecom_sdk_client::{Client, ClientError};
-use wecom_sdk_matcher::{Channel, Hit, Incoming};
+use wecom_sdk_matcher::{Action, Channel, Hit, Incoming};
 use wecom_sdk_message::kf::{KfEvent, KfSyncedBody, KfSyncedMessage};
 use wecom_sdk_message::send::{KfContent, KfEventMessage, KfMessage, SyncMsgRequest};
 
@@ -39,6 +44,12 @@ const TOO_MANY_REPLIES: i64 = 95_001;
 const WINDOW_CLOSED: i64 = 95_002;
 /// `kf/sync_msg`: the callback's token expired (it serves 10 minutes).
 const TOKEN_EXPIRED: i64 = 95_007;
+/// `kf/send_msg`: the session is with the queue or a human servicer.
+const WITH_HUMAN: i64 = 95_018;
+/// `service_state`: the queue (接待池), where a human servicer takes the session.
+const STATE_QUEUE: u8 = 2;
+/// `session_status_change.change_type`: the session ended.
+const SESSION_ENDED: u8 = 3;
 
 /// The channel's state: where each account's sync stands, and which run.
 #[derive(Debug)]
@@ -48,6 +59,9 @@ pub(crate) struct KfChannel {
     /// Accounts whose sync runs here: whether another callback came meanwhile, and its
     /// token.
     runs: Mutex<HashMap<String, Rerun>>,
+    /// Customers a human answers now, by `(open_kfid, external_userid)`: the bot stays
+    /// silent for them until their session ends.
+    with_human: Mutex<HashSet<(String, String)>>,
 }
 
 /// A callback that came while the account's sync ran, with its token.
@@ -62,6 +76,29 @@ impl KfChannel {
             client,
             cursors,
             runs: Mutex::new(HashMap::new()),
+            with_human: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Whether a human answers `customer` of `open_kfid` now.
+    fn is_with_human(&self, open_kfid: &str, customer: &str) -> bool {
+        self.with_human
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&(open_kfid.to_owned(), customer.to_owned()))
+    }
+
+    /// Records that a human answers `customer` (`true`) or that the bot does again.
+    fn set_with_human(&self, open_kfid: &str, customer: &str, human: bool) {
+        let mut set = self
+            .with_human
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (open_kfid.to_owned(), customer.to_owned());
+        if human {
+            set.insert(key);
+        } else {
+            set.remove(&key);
         }
     }
 
@@ -95,6 +132,10 @@ enum Handled {
     Unanswered,
     Duplicate,
     Ignored,
+    /// A human answers this customer: the bot stayed silent.
+    WithHuman,
+    /// A session event (a servicer took or ended the session).
+    Session,
 }
 
 impl Bot {
@@ -170,6 +211,8 @@ impl Bot {
                     Handled::Unanswered => "unanswered",
                     Handled::Duplicate => "duplicate",
                     Handled::Ignored => "ignored",
+                    Handled::WithHuman => "with_human",
+                    Handled::Session => "session_change",
                 });
             }
             let more = page.more();
@@ -190,11 +233,33 @@ impl Bot {
             return Handled::Duplicate;
         }
         let handled = match (&entry.body, entry.origin) {
+            (KfSyncedBody::Text { .. }, 3)
+                if kf.is_with_human(&entry.open_kfid, &entry.external_userid) =>
+            {
+                Handled::WithHuman
+            }
             (KfSyncedBody::Text { text }, 3) => {
                 let incoming = Incoming::new(entry.external_userid.as_str(), text.content.as_str())
                     .channel(Channel::Kf)
                     .at_unix(entry.send_time);
                 self.kf_answer(kf, entry, &incoming).await
+            }
+            (
+                KfSyncedBody::Event {
+                    event:
+                        KfEvent::SessionStatusChange {
+                            external_userid,
+                            change_type,
+                            new_servicer_userid,
+                            ..
+                        },
+                },
+                _,
+            ) => {
+                // Ended, or moved to nobody: the bot answers again; else a human does.
+                let human = *change_type != SESSION_ENDED && !new_servicer_userid.is_empty();
+                kf.set_with_human(&entry.open_kfid, external_userid, human);
+                Handled::Session
             }
             (
                 KfSyncedBody::Event {
@@ -231,8 +296,9 @@ impl Bot {
         handled
     }
 
-    /// The rules' answer to `incoming`, in pieces (nothing when no rule fires).
-    async fn kf_pieces(&self, incoming: &Incoming) -> Vec<Piece> {
+    /// The rules' answer to `incoming`: its pieces and the rule's actions (nothing when
+    /// no rule fires).
+    async fn kf_hit(&self, incoming: &Incoming) -> (Vec<Piece>, Vec<Action>) {
         let engine = &self.inner.engine;
         let hit: Option<Hit> = match engine.find_shared(incoming).await {
             Ok(hit) => hit,
@@ -243,45 +309,65 @@ impl Bot {
             }
         };
         let Some(hit) = hit else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         self.inner.metrics.rule_hit(hit.rule_id());
-        plan(&hit.parts, engine.rules().sensitive_filter())
+        let pieces = plan(&hit.parts, engine.rules().sensitive_filter());
+        (pieces, hit.actions)
     }
 
-    /// Answers a customer message with `kf/send_msg`, piece by piece (at most five).
+    /// Answers a customer message with `kf/send_msg`, piece by piece (at most five),
+    /// then hands the session to the queue when the rule escalates.
     async fn kf_answer(
         &self,
         kf: &KfChannel,
         entry: &KfSyncedMessage,
         incoming: &Incoming,
     ) -> Handled {
-        let pieces = self.kf_pieces(incoming).await;
+        let (pieces, actions) = self.kf_hit(incoming).await;
         let contents: Vec<KfContent> = pieces.iter().filter_map(kf_content).collect();
-        if contents.is_empty() {
-            return Handled::Unanswered;
-        }
         if contents.len() > MAX_REPLIES {
             tracing::warn!(
                 pieces = contents.len(),
                 "微信客服 takes at most {MAX_REPLIES} replies per customer message: the rest is dropped"
             );
         }
+        let (kfid, customer) = (entry.open_kfid.as_str(), entry.external_userid.as_str());
         let mut sent = 0;
         for content in contents.into_iter().take(MAX_REPLIES) {
-            let message = KfMessage::new(
-                entry.external_userid.as_str(),
-                entry.open_kfid.as_str(),
-                content,
-            );
-            match kf.client.kf().send_msg(&message).await {
+            match kf
+                .client
+                .kf()
+                .send_msg(&KfMessage::new(customer, kfid, content))
+                .await
+            {
                 Ok(_) => {
                     sent += 1;
                     crate::metrics::Metrics::incr(&self.inner.metrics.active_sent);
                 }
                 Err(e) => {
-                    self.kf_refused(&e, &entry.external_userid);
+                    if self.kf_refused(&e, customer) {
+                        kf.set_with_human(kfid, customer, true);
+                    }
                     break;
+                }
+            }
+        }
+        if actions.iter().any(|a| matches!(a, Action::Escalate { .. })) {
+            match kf
+                .client
+                .kf()
+                .transfer(kfid, customer, STATE_QUEUE, None)
+                .await
+            {
+                Ok(_) => {
+                    kf.set_with_human(kfid, customer, true);
+                    self.inner.metrics.count_kf("transferred");
+                }
+                Err(e) => {
+                    crate::metrics::Metrics::incr(&self.inner.metrics.action_failures);
+                    self.inner.metrics.count_kf("transfer_failed");
+                    tracing::warn!(customer, error = %e, "kf service_state/trans to the queue failed");
                 }
             }
         }
@@ -297,7 +383,7 @@ impl Bot {
         if code.is_empty() {
             return Handled::Ignored;
         }
-        let Some(content) = self.kf_pieces(incoming).await.iter().find_map(|p| match p {
+        let Some(content) = self.kf_hit(incoming).await.0.iter().find_map(|p| match p {
             // send_msg_on_event carries text (and menus) only.
             Piece::Text(t) => Some(KfContent::text(t.as_str())),
             _ => None,
@@ -315,14 +401,15 @@ impl Bot {
                 Handled::Welcomed
             }
             Err(e) => {
-                self.kf_refused(&e, "");
+                let _ = self.kf_refused(&e, "");
                 Handled::Unanswered
             }
         }
     }
 
     /// Counts and logs a refused send: WeCom's limits as such, other failures as failures.
-    fn kf_refused(&self, e: &ClientError, customer: &str) {
+    /// `true` when the refusal says a human has the session (95018).
+    fn kf_refused(&self, e: &ClientError, customer: &str) -> bool {
         let metrics = &self.inner.metrics;
         crate::metrics::Metrics::incr(&metrics.active_failures);
         match e.errcode() {
@@ -340,11 +427,20 @@ impl Bot {
                     "95002: the customer wrote more than 48 hours ago; not retried"
                 );
             }
+            Some(WITH_HUMAN) => {
+                metrics.count_kf("with_human");
+                tracing::info!(
+                    customer,
+                    "95018: a human servicer has the session; the bot stays silent"
+                );
+                return true;
+            }
             _ => {
                 metrics.count_kf("send_failed");
                 tracing::warn!(customer, error = %e, "kf send failed");
             }
         }
+        false
     }
 }
 

@@ -32,13 +32,17 @@ const OUTCOMES: [&str; 16] = [
 ];
 
 /// What the 微信客服 channel counts (`wecom_bot_kf_total{what}`).
-const KF: [&str; 13] = [
+const KF: [&str; 17] = [
     "read",
     "answered",
     "welcomed",
     "unanswered",
     "duplicate",
     "ignored",
+    "with_human",
+    "session_change",
+    "transferred",
+    "transfer_failed",
     "rerun_requested",
     "sync_failed",
     "token_expired",
@@ -131,7 +135,9 @@ impl Metrics {
     }
 
     /// 微信客服 entries and sends by what came of them: `read`, `answered`, `welcomed`,
-    /// `unanswered`, `duplicate` (claimed before, answered once), `ignored`,
+    /// `unanswered`, `duplicate` (claimed before, answered once), `ignored`, `with_human`
+    /// (a human has the session: the bot stayed silent), `session_change`, `transferred`
+    /// (to the queue), `transfer_failed`,
     /// `rerun_requested`, `sync_failed`, `token_expired` (read on without it),
     /// `send_failed`, `limit_five_replies` (95001),
     /// `limit_48h` (95002).

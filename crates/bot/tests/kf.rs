@@ -27,6 +27,13 @@ keywords = ["退换货政策"]
 reply = "LONG"
 
 [[rules]]
+id = "complaint"
+priority = 50
+keywords = ["投诉"]
+reply = "已为您转接人工客服，请稍候。"
+actions = [{ escalate = "complaints", priority = 9 }]
+
+[[rules]]
 id = "kf-welcome"
 event = "enter_session"
 reply = "您好，这里是小店客服，请问有什么可以帮您？"
@@ -171,4 +178,34 @@ async fn wecoms_limits_are_kept_and_surfaced_never_retried() {
             .prometheus()
             .contains("wecom_bot_kf_total{what=\"limit_48h\"} 1")
     );
+}
+
+#[tokio::test]
+async fn a_complaint_goes_to_the_queue_and_the_bot_stays_silent_until_the_session_ends() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    let wecom = sender(&served.url);
+    let replies = || kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmAngry");
+
+    let notice = fake.kf_customer_says(KF, "wmAngry", "我要投诉！");
+    wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    assert!(eventually(|| fake.kf_service_state(KF, "wmAngry").0 == 2).await);
+    assert_eq!(replies(), ["已为您转接人工客服，请稍候。"]);
+
+    // A human answers now: the bot reads the next message and says nothing.
+    let notice = fake.kf_customer_says(KF, "wmAngry", "营业时间");
+    wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    let metrics = served.bot.metrics();
+    assert!(eventually(|| metrics.kf("with_human") == 1).await);
+    assert_eq!(replies().len(), 1);
+
+    // The servicer ends the session: the bot answers again.
+    let ended = fake.kf_end_session(KF, "wmAngry");
+    wecom.send(&Inbound::kf_msg_or_event(&ended)).await;
+    assert!(eventually(|| metrics.kf("session_change") == 1).await);
+    let notice = fake.kf_customer_says(KF, "wmAngry", "营业时间");
+    wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    assert!(eventually(|| replies().len() == 2).await);
+    assert_eq!(replies()[1], "每天 9:00–21:00 营业。");
+    assert_eq!(metrics.kf("transferred"), 1);
 }

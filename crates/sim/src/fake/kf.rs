@@ -138,6 +138,25 @@ impl State {
         )
     }
 
+    /// The servicer ends a customer's session: state 4 (ended), and a
+    /// `session_status_change` event (`change_type` 3) queued for the bot.
+    pub(crate) fn kf_end_session(&mut self, open_kfid: &str, user: &str) -> KfNotice {
+        let key = (open_kfid.to_owned(), user.to_owned());
+        let (_, servicer) = self.kf.states.get(&key).cloned().unwrap_or_default();
+        self.kf.states.insert(key, (4, String::new()));
+        let code = self.next_id("SIMMSGCODE");
+        let now = self.now();
+        self.kf.codes.insert(code.clone(), now);
+        self.kf_push(
+            open_kfid,
+            json!({"external_userid": user, "origin": 4, "msgtype": "event",
+                   "event": {"event_type": "session_status_change", "open_kfid": open_kfid,
+                             "external_userid": user, "change_type": 3,
+                             "old_servicer_userid": servicer, "new_servicer_userid": "",
+                             "msg_code": code}}),
+        )
+    }
+
     /// The session state of a customer (0 when never set).
     pub(crate) fn kf_state(&self, open_kfid: &str, user: &str) -> (u8, String) {
         self.kf

@@ -283,6 +283,15 @@ impl FakeWeCom {
         self.shared.lock().kf_push(open_kfid, entry)
     }
 
+    /// The servicer ends a customer's session: its state becomes 4 (ended) and a
+    /// `session_status_change` event (`change_type` 3) is queued; send the bot the
+    /// notice's `kf_msg_or_event`.
+    pub fn kf_end_session(&self, open_kfid: &str, external_userid: &str) -> KfNotice {
+        self.shared
+            .lock()
+            .kf_end_session(open_kfid, external_userid)
+    }
+
     /// A customer's session state and servicer, as `service_state/get` answers.
     pub fn kf_service_state(&self, open_kfid: &str, external_userid: &str) -> (u8, String) {
         self.shared.lock().kf_state(open_kfid, external_userid)
