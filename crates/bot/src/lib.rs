@@ -75,6 +75,10 @@ pub use wecom_sdk_matcher::{Clock, ManualClock, SystemClock};
 #[doc = include_str!("../docs/bot.md")]
 pub mod guide {}
 
+/// The 微信客服 channel (`docs/kf.md` of this crate).
+#[doc = include_str!("../docs/kf.md")]
+pub mod kf_guide {}
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
