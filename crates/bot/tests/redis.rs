@@ -364,3 +364,68 @@ async fn a_restarted_bot_reads_on_from_the_cursor_in_redis() {
     assert_eq!(second.bot.metrics().kf("read"), 1);
     clean(test).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_kf_account_answer_each_message_once() {
+    let test = "kf-two";
+    let Some(first_store) = store(test).await else {
+        return;
+    };
+    let second_store = store(test).await.unwrap();
+    let cursors = Arc::new(
+        wecom_sdk_client::RedisCursorStore::connect(&redis_url(), prefix(test))
+            .await
+            .unwrap(),
+    );
+    let fake = kf_fake().await;
+    let instance = |dedup: RedisDedupStore| {
+        builder(&fake)
+            .dedup_store(Arc::new(dedup))
+            .kf_cursors(Arc::clone(&cursors) as Arc<dyn wecom_sdk_client::api::kf::CursorStore>)
+            .build()
+            .unwrap()
+    };
+    let a = serve(instance(first_store)).await;
+    let b = serve(instance(second_store)).await;
+    let (to_a, to_b) = (Arc::new(sender(&a.url)), Arc::new(sender(&b.url)));
+    // Twenty customers write at once; WeCom calls either instance, some callbacks twice.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let notice = fake.kf_customer_says(KF_ACCOUNT, &format!("wmTwo{i}"), "营业时间");
+        let inbound = Inbound::kf_msg_or_event(&notice);
+        let (to_a, to_b) = (Arc::clone(&to_a), Arc::clone(&to_b));
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                to_a.send(&inbound).await;
+            } else {
+                to_b.send(&inbound).await;
+            }
+            if i % 5 == 0 {
+                to_b.send(&inbound).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let answered = || {
+        (0..20)
+            .map(|i| kf_replies(&fake, &format!("wmTwo{i}")).len())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(|| answered().iter().all(|&n| n >= 1)).await,
+        "{:?}",
+        answered()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        answered(),
+        vec![1; 20],
+        "each message answered exactly once"
+    );
+    let reads = a.bot.metrics().kf("read") + b.bot.metrics().kf("read");
+    let duplicates = a.bot.metrics().kf("duplicate") + b.bot.metrics().kf("duplicate");
+    assert_eq!(reads - duplicates, 20);
+    clean(test).await;
+}
