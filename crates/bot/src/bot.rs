@@ -99,7 +99,7 @@ pub(crate) struct Inner {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) budget: Duration,
-    lease: Duration,
+    pub(crate) lease: Duration,
     done_ttl: Duration,
     pub(crate) max_body: usize,
     pub(crate) own_ids: Vec<String>,
@@ -293,7 +293,7 @@ impl Bot {
     ) -> CallbackResponse {
         let inner = &self.inner;
         let claim = match self.claim(&key).await {
-            Claim::InFlight => match self.wait_for(&key, started).await {
+            Claim::InFlight => match self.wait_for(&key, started + inner.budget).await {
                 // Released (a handler failed) or expired: process it here, if still free.
                 None => self.claim(&key).await,
                 Some(seen) => seen,
@@ -367,10 +367,9 @@ impl Bot {
         }
     }
 
-    /// Waits (within the budget) for another attempt to finish: `None` when the record
-    /// went away (released), else the last state seen.
-    async fn wait_for(&self, key: &str, started: Instant) -> Option<Claim> {
-        let deadline = started + self.inner.budget;
+    /// Waits (until `deadline`) for another attempt to finish: `None` when the record
+    /// went away (released, or its lease expired), else the last state seen.
+    pub(crate) async fn wait_for(&self, key: &str, deadline: Instant) -> Option<Claim> {
         loop {
             let seen = self.peek(key).await;
             match &seen {

@@ -229,7 +229,7 @@ impl Bot {
     /// One entry, exactly once by its `msgid`.
     async fn kf_entry(&self, kf: &KfChannel, entry: &KfSyncedMessage) -> Handled {
         let key = format!("kf:{}", entry.msgid);
-        if !matches!(self.claim(&key).await, Claim::Fresh) {
+        if !self.kf_claim(&key).await {
             return Handled::Duplicate;
         }
         let handled = match (&entry.body, entry.origin) {
@@ -294,6 +294,23 @@ impl Bot {
         };
         self.complete(&key, &answered).await;
         handled
+    }
+
+    /// Claims an entry: `false` when it is answered (or being answered) elsewhere. An
+    /// entry another instance is answering is waited for — up to the claim's lease — and
+    /// taken over if that instance let it go or died, so it is never skipped.
+    async fn kf_claim(&self, key: &str) -> bool {
+        match self.claim(key).await {
+            Claim::Fresh => true,
+            Claim::InFlight => {
+                let deadline = std::time::Instant::now() + self.inner.lease;
+                match self.wait_for(key, deadline).await {
+                    None => matches!(self.claim(key).await, Claim::Fresh),
+                    Some(_) => false,
+                }
+            }
+            _ => false,
+        }
     }
 
     /// The rules' answer to `incoming`: its pieces and the rule's actions (nothing when
