@@ -310,6 +310,20 @@ async fn kf_fake() -> wecom_sdk_sim::FakeWeCom {
     .unwrap()
 }
 
+/// The test's cursor store in Redis, or `None` (and one line) when no Redis answers.
+async fn cursors(test: &str) -> Option<Arc<dyn wecom_sdk_client::api::kf::CursorStore>> {
+    match wecom_sdk_client::RedisCursorStore::connect(&redis_url(), prefix(test)).await {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            eprintln!(
+                "skipped: no Redis at {} ({e}); start one or set REDIS_URL to run this test",
+                redis_url()
+            );
+            None
+        }
+    }
+}
+
 fn kf_replies(fake: &wecom_sdk_sim::FakeWeCom, to: &str) -> Vec<String> {
     fake.sent_messages()
         .into_iter()
@@ -321,21 +335,13 @@ fn kf_replies(fake: &wecom_sdk_sim::FakeWeCom, to: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_restarted_bot_reads_on_from_the_cursor_in_redis() {
     let test = "kf-cursor";
-    let cursors =
-        match wecom_sdk_client::RedisCursorStore::connect(&redis_url(), prefix(test)).await {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
-                eprintln!(
-                    "skipped: no Redis at {} ({e}); start one or set REDIS_URL to run this test",
-                    redis_url()
-                );
-                return;
-            }
-        };
+    let Some(cursors) = cursors(test).await else {
+        return;
+    };
     let fake = kf_fake().await;
     let kf_bot = || {
         builder(&fake)
-            .kf_cursors(Arc::clone(&cursors) as Arc<dyn wecom_sdk_client::api::kf::CursorStore>)
+            .kf_cursors(Arc::clone(&cursors))
             .build()
             .unwrap()
     };
@@ -372,16 +378,12 @@ async fn two_instances_on_one_kf_account_answer_each_message_once() {
         return;
     };
     let second_store = store(test).await.unwrap();
-    let cursors = Arc::new(
-        wecom_sdk_client::RedisCursorStore::connect(&redis_url(), prefix(test))
-            .await
-            .unwrap(),
-    );
+    let cursors = cursors(test).await.unwrap();
     let fake = kf_fake().await;
     let instance = |dedup: RedisDedupStore| {
         builder(&fake)
             .dedup_store(Arc::new(dedup))
-            .kf_cursors(Arc::clone(&cursors) as Arc<dyn wecom_sdk_client::api::kf::CursorStore>)
+            .kf_cursors(Arc::clone(&cursors))
             .build()
             .unwrap()
     };
