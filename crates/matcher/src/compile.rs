@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 
-use crate::compiled::{CompiledPart, CompiledReply, CompiledRule, RuleSet, VariantReply};
+use crate::compiled::{
+    CompiledPart, CompiledReply, CompiledRule, CompiledStep, RuleSet, VariantReply,
+};
 use crate::error::{RuleError, RuleSetError, Warning};
 use crate::filter::SensitiveFilter;
+use crate::hit::AskedStep;
 use crate::index::{IndexBuilder, KwRef};
 use crate::normalize::Normalizer;
 use crate::regex_keyword::{CheckedRegex, LazyRegex, RegexProblem, check_regex};
@@ -371,7 +374,11 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
             {
                 fail("event", "the event name is empty".into());
             }
-        } else if rule.keywords.is_empty() && !rule.fallback && rule.intent.is_none() {
+        } else if rule.keywords.is_empty()
+            && !rule.fallback
+            && rule.intent.is_none()
+            && rule.step.is_none()
+        {
             fail(
                 "keywords",
                 "no keywords (add one, or make it a fallback, intent or event rule)".into(),
@@ -560,6 +567,7 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
     }
 
     check_chat_limits(&compiled, b.max_rules_per_chat, &mut errors);
+    let steps = compile_steps(&compiled, &normalizer, &mut errors);
     if !errors.is_empty() {
         return Err(if errors.len() == 1 {
             RuleSetError::Invalid(errors.remove(0))
@@ -622,12 +630,98 @@ fn compile(b: &RuleSetBuilder) -> Result<RuleSet, RuleSetError> {
         fallbacks,
         intents,
         events,
+        steps,
         normalizer,
         filter: SensitiveFilter::new(&b.sensitive_words),
         block_incoming: b.block_incoming,
         tz,
         warnings,
     })
+}
+
+/// The conversation steps of `rules`: each [`Ask`](crate::Ask)'s answers, `otherwise`
+/// and `on_timeout` resolved to rule indices; errors name the rule and the field (an
+/// unknown target, a step asked by two rules, a `step` no rule asks, an ask without
+/// answers or `otherwise`).
+fn compile_steps(
+    rules: &[CompiledRule],
+    normalizer: &Normalizer,
+    errors: &mut Vec<RuleError>,
+) -> HashMap<String, CompiledStep> {
+    let by_id: HashMap<&str, u32> = rules
+        .iter()
+        .zip(0u32..)
+        .map(|(r, i)| (r.def.id.as_str(), i))
+        .collect();
+    let mut steps: HashMap<String, CompiledStep> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        let Some(ask) = &r.def.ask else { continue };
+        let mut fail = |field: &str, message: String| {
+            errors.push(RuleError::new(rule_label(&r.def, i), field, message));
+        };
+        if ask.step.trim().is_empty() {
+            fail("ask.step", "is empty".into());
+            continue;
+        }
+        if ask.answers.is_empty() && ask.otherwise.is_none() {
+            fail(
+                "ask",
+                "no answers and no otherwise: nothing would read the reply".into(),
+            );
+        }
+        if ask.timeout_secs == 0 {
+            fail("ask.timeout", "is zero".into());
+        }
+        let mut target = |field: &str, id: &str| {
+            let found = by_id.get(id).copied();
+            if found.is_none() {
+                fail(field, format!("unknown rule {}", short(id)));
+            }
+            found
+        };
+        let mut step = CompiledStep {
+            answers: HashMap::new(),
+            otherwise: None,
+            on_timeout: None,
+            asked: AskedStep {
+                step: ask.step.clone(),
+                timeout_secs: ask.timeout_secs,
+                has_timeout_reply: ask.on_timeout.is_some(),
+            },
+        };
+        for (text, id) in &ask.answers {
+            let field = format!("ask.answers.{}", short(text));
+            if let Some(i) = target(&field, id) {
+                step.answers.insert(normalizer.normalize(text), i);
+            }
+        }
+        step.otherwise = ask
+            .otherwise
+            .as_deref()
+            .and_then(|id| target("ask.otherwise", id));
+        step.on_timeout = ask
+            .on_timeout
+            .as_deref()
+            .and_then(|id| target("ask.on_timeout", id));
+        if steps.insert(ask.step.clone(), step).is_some() {
+            fail(
+                "ask.step",
+                format!("step {} is asked by another rule too", short(&ask.step)),
+            );
+        }
+    }
+    for (i, r) in rules.iter().enumerate() {
+        if let Some(step) = &r.def.step
+            && !steps.contains_key(step)
+        {
+            errors.push(RuleError::new(
+                rule_label(&r.def, i),
+                "step",
+                format!("no rule asks step {} (give one an `ask`)", short(step)),
+            ));
+        }
+    }
+    steps
 }
 
 /// The compiled size a set's regexes may take ([`Limits::max_regex_bytes`] each,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::compile::RuleSetBuilder;
 use crate::error::{RuleSetError, Warning};
 use crate::filter::SensitiveFilter;
+use crate::hit::AskedStep;
 use crate::hit::Verdict;
 use crate::incoming::{CustomerKind, Incoming};
 use crate::index::{KeywordIndex, KwRef};
@@ -92,6 +93,18 @@ pub(crate) enum CompiledReply {
     },
 }
 
+/// A conversation step: the rules its answers, `otherwise` and `on_timeout` fire (rule
+/// indices).
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledStep {
+    /// By normalized answer text.
+    pub(crate) answers: HashMap<String, u32>,
+    pub(crate) otherwise: Option<u32>,
+    pub(crate) on_timeout: Option<u32>,
+    /// The step as a hit opens it (the `otherwise` rule opens it again).
+    pub(crate) asked: AskedStep,
+}
+
 /// A rule ready to match.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
@@ -115,6 +128,11 @@ impl CompiledRule {
         let d = &rule.def;
         if !d.enabled {
             return Some(Verdict::Disabled);
+        }
+        if let Some(step) = &d.step
+            && incoming.step.as_ref().is_none_or(|(s, _)| s != step)
+        {
+            return Some(Verdict::OutOfScope("step"));
         }
         if let (Some(trigger), Some((_, key))) = (&d.event, &incoming.event)
             && trigger.key.as_ref().is_some_and(|k| k != key)
@@ -207,6 +225,8 @@ pub struct RuleSet {
     pub(crate) intents: HashMap<String, Vec<u32>>,
     /// Event rules by event name, in rank order.
     pub(crate) events: HashMap<String, Vec<u32>>,
+    /// Conversation steps by name (see [`Ask`](crate::Ask)).
+    pub(crate) steps: HashMap<String, CompiledStep>,
     pub(crate) normalizer: Normalizer,
     pub(crate) filter: SensitiveFilter,
     pub(crate) block_incoming: bool,

@@ -17,7 +17,7 @@ use crate::compiled::{CompiledReply, CompiledRule, RuleSet, VariantReply};
 use crate::counter::CounterStore;
 use crate::engine::Engine;
 use crate::error::StoreError;
-use crate::hit::{Candidate, Explanation, Hit, Intent, Verdict};
+use crate::hit::{AskedStep, Candidate, Explanation, Hit, Intent, Verdict};
 use crate::incoming::Incoming;
 use crate::index::KwRef;
 
@@ -66,6 +66,14 @@ pub(crate) struct Scan {
     keywords: Vec<KwRef>,
     /// The event's name, when the message is an event: only its rules are candidates.
     event: Option<String>,
+    /// In a conversation step: the rule the message answers (tried first), and the
+    /// step's `otherwise` rule (tried after the keyword rules).
+    answer: Option<u32>,
+    otherwise: Option<u32>,
+    /// The step, as its `otherwise` rule opens it again.
+    reask: Option<AskedStep>,
+    /// The step timed out: only its `on_timeout` rule answers.
+    timed_out: bool,
 }
 
 impl Scan {
@@ -74,7 +82,19 @@ impl Scan {
         let event = incoming.event.as_ref().map(|(name, _)| name.clone());
         let (folded, clean) = set.normalize(&incoming.text);
         let blocked = set.block_incoming && set.filter.is_flagged(&folded);
-        let keywords = if event.is_some() {
+        let step = incoming
+            .step
+            .as_ref()
+            .and_then(|(name, timed_out)| Some((set.steps.get(name)?, *timed_out)));
+        let (answer, otherwise, timed_out) = match step {
+            Some((step, true)) => (step.on_timeout, None, true),
+            Some((step, false)) => (step.answers.get(&folded).copied(), step.otherwise, false),
+            None => (None, None, false),
+        };
+        let reask = step
+            .filter(|_| !timed_out)
+            .map(|(step, _)| step.asked.clone());
+        let keywords = if event.is_some() || timed_out {
             Vec::new()
         } else {
             set.keyword_candidates(&folded, clean.as_deref())
@@ -87,6 +107,10 @@ impl Scan {
             blocked,
             keywords,
             event,
+            answer,
+            otherwise,
+            reask,
+            timed_out,
         }
     }
 
@@ -108,6 +132,8 @@ impl Scan {
                 (&[], self.set.events.get(name).map_or(none, Vec::as_slice))
             }
             (_, Some(_)) => (&[], none),
+            // A timed-out step: its on_timeout rule only (as `answer`).
+            (Stages::All, None) if self.timed_out => (&[], none),
             (stages, None) => match stages {
                 Stages::All => (&self.keywords, &self.set.fallbacks),
                 Stages::Keywords => (&self.keywords, none),
@@ -121,9 +147,18 @@ impl Scan {
                 ),
             },
         };
-        keywords
-            .iter()
-            .map(|k| (k.rule, Some(k.keyword)))
+        // In a step (all stages): its answer first, its `otherwise` before the fallbacks.
+        let in_step = matches!(stages, Stages::All) && self.event.is_none();
+        let (answer, otherwise) = if in_step {
+            (self.answer, self.otherwise)
+        } else {
+            (None, None)
+        };
+        answer
+            .into_iter()
+            .map(|i| (i, None))
+            .chain(keywords.iter().map(|k| (k.rule, Some(k.keyword))))
+            .chain(otherwise.into_iter().map(|i| (i, None)))
             .chain(rest.iter().map(|&i| (i, None)))
     }
 }
@@ -205,6 +240,10 @@ impl Engine {
                 (_, None) => BTreeMap::new(),
             };
             let mut hit = self.hit(set, rule, incoming, scan.now, variables);
+            // The step's `otherwise` asks again: the step stays open.
+            if keyword.is_none() && scan.otherwise == Some(index) && hit.ask.is_none() {
+                hit.ask.clone_from(&scan.reask);
+            }
             hit.keyword = keyword.map(|k| rule.def.keywords[usize::from(k)].text.clone());
             if let Stages::Intent(intent) = stages {
                 hit.intent = Some(intent.name.clone());
@@ -326,6 +365,11 @@ impl Engine {
             actions: rule.def.actions.clone(),
             stop: rule.def.stop,
             intent: None,
+            ask: rule.def.ask.as_ref().map(|a| AskedStep {
+                step: a.step.clone(),
+                timeout_secs: a.timeout_secs,
+                has_timeout_reply: a.on_timeout.is_some(),
+            }),
         }
     }
 

@@ -30,6 +30,21 @@ pub struct Hit {
     pub stop: bool,
     /// The intent that triggered it (intent rules).
     pub intent: Option<String>,
+    /// The question the rule asks: read the customer's next message in this step
+    /// ([`Incoming::in_step`](crate::Incoming::in_step)).
+    pub ask: Option<AskedStep>,
+}
+
+/// A conversation step a hit opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AskedStep {
+    /// The step's name.
+    pub step: String,
+    /// How long it stays open.
+    pub timeout_secs: u64,
+    /// Whether the step has a reply for its time-out (the bot sends it then).
+    pub has_timeout_reply: bool,
 }
 
 impl Hit {

@@ -65,6 +65,8 @@ pub struct Incoming {
     pub(crate) attrs: BTreeMap<String, String>,
     /// An event (name, key) instead of text.
     pub(crate) event: Option<(String, String)>,
+    /// The conversation step the sender is in, and whether it timed out.
+    pub(crate) step: Option<(String, bool)>,
 }
 
 impl Incoming {
@@ -134,6 +136,27 @@ impl Incoming {
     pub fn departments(mut self, departments: impl IntoIterator<Item = u64>) -> Self {
         self.departments = departments.into_iter().collect();
         self
+    }
+
+    /// The sender is in conversation step `step` (a rule's [`Ask`](crate::Ask) opened it):
+    /// its answers and its rules are candidates.
+    #[must_use]
+    pub fn in_step(mut self, step: impl Into<String>) -> Self {
+        self.step = Some((step.into(), false));
+        self
+    }
+
+    /// The sender's conversation step `step` timed out: only the step's `on_timeout`
+    /// rule answers (what the bot sends when nobody answered the question in time).
+    #[must_use]
+    pub fn step_timed_out(mut self, step: impl Into<String>) -> Self {
+        self.step = Some((step.into(), true));
+        self
+    }
+
+    /// The conversation step the sender is in.
+    pub fn step(&self) -> Option<&str> {
+        self.step.as_ref().map(|(s, _)| s.as_str())
     }
 
     /// The channel.

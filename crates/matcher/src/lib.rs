@@ -78,15 +78,15 @@ pub use counter::{CounterStore, MemoryCounterStore};
 pub use engine::{Engine, RuleStats};
 pub use error::{RuleError, RuleSetError, ScheduleError, StoreError, Warning};
 pub use filter::SensitiveFilter;
-pub use hit::{Candidate, Explanation, Hit, Intent, Verdict};
+pub use hit::{AskedStep, Candidate, Explanation, Hit, Intent, Verdict};
 pub use incoming::{Channel, CustomerKind, Incoming};
 pub use intent::{IntentMatcher, KeywordWeights};
 pub use normalize::Normalizer;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisCounterStore;
 pub use rule::{
-    Action, Audience, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule,
-    Scope, TriggerLimit, Variant, Window, parse_days, parse_time,
+    Action, Ask, Audience, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec, Rule,
+    Schedule, Scope, TriggerLimit, Variant, Window, parse_days, parse_time,
 };
 
 /// The guide: the rules-file reference (`docs/rules.md` of this crate).

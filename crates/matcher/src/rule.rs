@@ -381,6 +381,97 @@ pub struct Rule {
     /// Stop matching after this rule fires (default); `false` lets lower rules fire too
     /// (see `Engine::find_all`).
     pub stop: bool,
+    /// A question this rule asks: after it fires, the customer's next message is read in
+    /// the ask's step (see [`Ask`]).
+    pub ask: Option<Ask>,
+    /// The conversation step this rule belongs to: it fires only while the customer is
+    /// in that step (by keyword, or as an answer of the step's [`Ask`]).
+    pub step: Option<String>,
+}
+
+/// A question a rule asks, read in the customer's next message: a conversation step.
+///
+/// While the customer is in the step (for `timeout_secs`), a message equal to one of the
+/// `answers` (normalized) fires that answer's rule; otherwise the step's own rules
+/// (`step = "…"`) and the other keyword rules match as usual, then the `otherwise` rule
+/// (ask again), then the fallbacks. When the step times out unanswered, the bot sends
+/// the `on_timeout` rule's reply.
+///
+/// ```
+/// use wecom_sdk_matcher::{Ask, Engine, Incoming, Rule, RuleSet};
+/// let rules = RuleSet::new([
+///     Rule::new("return", "退换货").contains("退换货").reply("请选择订单类型：1 实物 2 虚拟")
+///         .ask(Ask::new("return-type").answer("1", "return-physical").answer("2", "return-virtual")),
+///     Rule::new("return-physical", "实物退货").in_step("return-type").reply("请寄回商品，单号发给我们。"),
+///     Rule::new("return-virtual", "虚拟退款").in_step("return-type").reply("虚拟商品 24 小时内退款。"),
+/// ])?;
+/// let engine = Engine::new(rules);
+/// let hit = engine.find(&Incoming::new("u", "我要退换货")).expect("the question");
+/// let step = hit.ask.as_ref().expect("it asks").step.clone();
+/// let answer = engine.find(&Incoming::new("u", "1").in_step(step)).expect("the answer");
+/// assert_eq!(answer.rule_id(), "return-physical");
+/// // Outside the step, "1" is no answer.
+/// assert!(engine.find(&Incoming::new("u", "1")).is_none());
+/// # Ok::<(), wecom_sdk_matcher::RuleSetError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ask {
+    /// The step's name (unique in the rule set).
+    pub step: String,
+    /// Answers (as the customer types them; normalized like keywords) and the rule each
+    /// fires.
+    pub answers: std::collections::BTreeMap<String, String>,
+    /// The rule that answers anything else in the step (e.g. asks again).
+    pub otherwise: Option<String>,
+    /// The rule whose reply the bot sends when the step times out unanswered.
+    pub on_timeout: Option<String>,
+    /// How long the step stays open (default 10 minutes).
+    pub timeout_secs: u64,
+}
+
+impl Ask {
+    /// The default time a step stays open: 10 minutes.
+    pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
+
+    /// A step named `step`, open for 10 minutes, no answers yet.
+    pub fn new(step: impl Into<String>) -> Self {
+        Self {
+            step: step.into(),
+            answers: std::collections::BTreeMap::new(),
+            otherwise: None,
+            on_timeout: None,
+            timeout_secs: Self::DEFAULT_TIMEOUT_SECS,
+        }
+    }
+
+    /// The answer `text` fires rule `rule`.
+    #[must_use]
+    pub fn answer(mut self, text: impl Into<String>, rule: impl Into<String>) -> Self {
+        self.answers.insert(text.into(), rule.into());
+        self
+    }
+
+    /// Rule `rule` answers anything else.
+    #[must_use]
+    pub fn otherwise(mut self, rule: impl Into<String>) -> Self {
+        self.otherwise = Some(rule.into());
+        self
+    }
+
+    /// Rule `rule`'s reply is sent when the step times out.
+    #[must_use]
+    pub fn on_timeout(mut self, rule: impl Into<String>) -> Self {
+        self.on_timeout = Some(rule.into());
+        self
+    }
+
+    /// The step stays open `secs` seconds.
+    #[must_use]
+    pub fn timeout_secs(mut self, secs: u64) -> Self {
+        self.timeout_secs = secs;
+        self
+    }
 }
 
 impl Rule {
@@ -405,7 +496,23 @@ impl Rule {
             reply: ReplySpec::None,
             actions: Vec::new(),
             stop: true,
+            ask: None,
+            step: None,
         }
+    }
+
+    /// Asks a question: after this rule fires, the next message is read in `ask`'s step.
+    #[must_use]
+    pub fn ask(mut self, ask: Ask) -> Self {
+        self.ask = Some(ask);
+        self
+    }
+
+    /// Fires only while the customer is in conversation step `step`.
+    #[must_use]
+    pub fn in_step(mut self, step: impl Into<String>) -> Self {
+        self.step = Some(step.into());
+        self
     }
 
     /// Fires on the event `name` (any key) instead of text: `on_event("enter_agent")`.

@@ -11,8 +11,8 @@ use crate::compiled::RuleSet;
 use crate::error::{RuleError, RuleSetError};
 use crate::incoming::{Channel, CustomerKind};
 use crate::rule::{
-    Action, Audience, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec, Rule, Schedule,
-    Scope, TriggerLimit, Variant, Window, parse_days, parse_time,
+    Action, Ask, Audience, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec, Rule,
+    Schedule, Scope, TriggerLimit, Variant, Window, parse_days, parse_time,
 };
 
 type Res<T> = Result<T, RuleError>;
@@ -337,6 +337,27 @@ fn channel(name: &str) -> Option<Channel> {
     })
 }
 
+/// `ask = { step, answers = { "1" = "rule-id", … }, otherwise, on_timeout, timeout }`.
+fn ask(a: &Obj<'_>) -> Res<Ask> {
+    a.known(&["step", "answers", "otherwise", "on_timeout", "timeout"])?;
+    let mut ask = Ask::new(a.required("step")?);
+    if let Some(v) = a.get("answers") {
+        let answers = Obj::new(v, a.owner, &a.field("answers"))?;
+        for (text, target) in answers.map {
+            let Value::String(target) = target else {
+                return Err(answers.err(text, "must be the id of the rule the answer fires"));
+            };
+            ask = ask.answer(text.clone(), target.clone());
+        }
+    }
+    ask.otherwise = a.string("otherwise")?;
+    ask.on_timeout = a.string("on_timeout")?;
+    if let Some(secs) = a.duration("timeout")? {
+        ask.timeout_secs = secs;
+    }
+    Ok(ask)
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "one field after another of the rule table"
@@ -369,6 +390,8 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
         "explore",
         "actions",
         "continue",
+        "ask",
+        "step",
     ])?;
     let id = o.required("id")?;
     let mut r = Rule::new(id.clone(), o.string("name")?.unwrap_or(id));
@@ -474,6 +497,10 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
         });
     }
     r.cooldown_secs = o.duration("cooldown")?;
+    r.step = o.string("step")?;
+    if let Some(v) = o.get("ask") {
+        r.ask = Some(ask(&Obj::new(v, &owner, "ask")?)?);
+    }
     r.reply = match (o.get("reply"), o.get("variants")) {
         (Some(_), Some(_)) => {
             return Err(o.err("variants", "set either reply or variants, not both"));

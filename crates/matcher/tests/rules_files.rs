@@ -50,7 +50,7 @@ fn mistakes_name_the_rule_and_the_field() {
     );
     assert_eq!(
         err("[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nrepyl = \"hi\"\n"),
-        "rule 'x': repyl: unknown field (expected one of: id, name, enabled, priority, keywords, intent, event, fallback, schedule, off_hours, scope, audience, limit, cooldown, reply, variants, variant_seed, explore, actions, continue)"
+        "rule 'x': repyl: unknown field (expected one of: id, name, enabled, priority, keywords, intent, event, fallback, schedule, off_hours, scope, audience, limit, cooldown, reply, variants, variant_seed, explore, actions, continue, ask, step)"
     );
     assert_eq!(
         err("[[rules]]\nkeywords = [\"a\"]\n"),
@@ -299,4 +299,121 @@ fn regexes_share_one_budget_and_the_rule_crossing_it_is_named() {
     assert!((5..20).contains(&crossing), "{err}");
     // Under a budget that holds them all, they load.
     assert!(RuleSet::builder().rules(rules()).build().is_ok());
+}
+
+#[test]
+fn a_rule_asks_and_the_next_message_is_read_in_its_step() {
+    let set = RuleSet::from_toml_str(
+        r#"
+[[rules]]
+id = "return"
+keywords = ["退换货"]
+reply = "请选择订单类型：1 实物 2 虚拟"
+ask = { step = "return-type", answers = { "1" = "return-physical", "２" = "return-virtual" }, otherwise = "return-again", on_timeout = "return-timeout", timeout = "5m" }
+
+[[rules]]
+id = "return-physical"
+step = "return-type"
+reply = "请把商品寄回，并发送快递单号。"
+
+[[rules]]
+id = "return-virtual"
+step = "return-type"
+reply = "虚拟商品 24 小时内原路退款。"
+
+[[rules]]
+id = "return-cancel"
+step = "return-type"
+keywords = ["算了", "取消"]
+reply = "好的，已取消。"
+
+[[rules]]
+id = "return-again"
+step = "return-type"
+reply = "请回复 1 或 2。"
+
+[[rules]]
+id = "return-timeout"
+step = "return-type"
+reply = "退换货操作已超时，需要时请重新发送「退换货」。"
+
+[[rules]]
+id = "hours"
+keywords = ["营业时间"]
+reply = "9:00–21:00"
+
+[[rules]]
+id = "fallback"
+fallback = true
+reply = "收到"
+"#,
+    )
+    .unwrap();
+    let engine = Engine::new(set);
+    let find = |incoming: Incoming| engine.find(&incoming).map(|h| h.rule_id().to_owned());
+    let asked = engine.find(&Incoming::new("u", "我要退换货")).unwrap();
+    let step = asked.ask.clone().unwrap();
+    assert_eq!(
+        (
+            step.step.as_str(),
+            step.timeout_secs,
+            step.has_timeout_reply
+        ),
+        ("return-type", 300, true)
+    );
+    let in_step = |text: &str| Incoming::new("u", text).in_step("return-type");
+    // Answers, normalized like keywords (a full-width ２ is 2).
+    assert_eq!(find(in_step("1")).as_deref(), Some("return-physical"));
+    assert_eq!(find(in_step("2")).as_deref(), Some("return-virtual"));
+    assert_eq!(find(in_step(" ２ ")).as_deref(), Some("return-virtual"));
+    // The step's own keyword rules, and the other keyword rules, match as usual.
+    assert_eq!(find(in_step("那算了吧")).as_deref(), Some("return-cancel"));
+    assert_eq!(find(in_step("营业时间？")).as_deref(), Some("hours"));
+    // Anything else: the step's otherwise, before the fallback.
+    assert_eq!(find(in_step("啊？")).as_deref(), Some("return-again"));
+    // ... which asks again: the step stays open (an answer closes it).
+    let again = engine.find(&in_step("啊？")).unwrap();
+    assert_eq!(again.ask.map(|a| a.step).as_deref(), Some("return-type"));
+    assert!(engine.find(&in_step("1")).unwrap().ask.is_none());
+    // Timed out: only on_timeout.
+    assert_eq!(
+        find(Incoming::new("u", "1").step_timed_out("return-type")).as_deref(),
+        Some("return-timeout")
+    );
+    // Outside the step, the step's rules never fire.
+    assert_eq!(find(Incoming::new("u", "1")).as_deref(), Some("fallback"));
+    assert_eq!(
+        find(Incoming::new("u", "算了")).as_deref(),
+        Some("fallback")
+    );
+}
+
+#[test]
+fn broken_steps_are_refused_naming_the_rule_and_the_field() {
+    let err = |toml: &str| RuleSet::from_toml_str(toml).unwrap_err().to_string();
+    let unknown = err(
+        "[[rules]]\nid = \"a\"\nkeywords = [\"x\"]\nreply = \"q\"\nask = { step = \"s\", answers = { \"1\" = \"nope\" } }\n",
+    );
+    assert_eq!(
+        unknown,
+        "rule 'a': ask.answers.\"1\": unknown rule \"nope\""
+    );
+    let orphan = err("[[rules]]\nid = \"b\"\nstep = \"nowhere\"\nreply = \"r\"\n");
+    assert_eq!(
+        orphan,
+        "rule 'b': step: no rule asks step \"nowhere\" (give one an `ask`)"
+    );
+    let empty =
+        err("[[rules]]\nid = \"c\"\nkeywords = [\"x\"]\nreply = \"q\"\nask = { step = \"s\" }\n");
+    assert!(
+        empty.contains("ask: no answers and no otherwise"),
+        "{empty}"
+    );
+    let twice = err(
+        "[[rules]]\nid = \"d\"\nkeywords = [\"x\"]\nreply = \"q\"\nask = { step = \"s\", otherwise = \"e\" }\n\n[[rules]]\nid = \"e\"\nkeywords = [\"y\"]\nreply = \"q\"\nask = { step = \"s\", otherwise = \"d\" }\n",
+    );
+    assert!(
+        twice.contains("step \"s\" is asked by another rule too"),
+        "{twice}"
+    );
 }
