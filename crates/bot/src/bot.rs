@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 
 use futures_util::FutureExt as _;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use wecom_sdk_client::api::kf::{CursorStore, MemoryCursorStore};
@@ -18,6 +19,7 @@ use wecom_sdk_matcher::Engine;
 use wecom_sdk_message::callback::Message;
 
 use crate::actions::{Actions, Escalation, EscalationHook};
+use crate::conversation::{ConversationStore, MemoryConversationStore};
 use crate::dedup::{Answered, Claim, DedupStore, MemoryDedupStore};
 use crate::deliver::MediaCache;
 use crate::error::{BuildError, Rejection};
@@ -85,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) client: Option<Client>,
     /// The 微信客服 channel (with a client).
     pub(crate) kf: Option<KfChannel>,
+    /// Cancelled by [`Bot::shutdown`]: timers (conversation time-outs) stop.
+    pub(crate) stop: CancellationToken,
     shared_dedup: Option<Arc<dyn DedupStore>>,
     local_dedup: MemoryDedupStore,
     outage: AtomicBool,
@@ -142,6 +146,7 @@ pub struct BotBuilder {
     watch: Option<PathBuf>,
     kf_client: Option<Client>,
     kf_cursors: Option<Arc<dyn CursorStore>>,
+    conversations: Option<Arc<dyn ConversationStore>>,
 }
 
 impl std::fmt::Debug for BotBuilder {
@@ -184,6 +189,7 @@ impl Bot {
             watch: None,
             kf_client: None,
             kf_cursors: None,
+            conversations: None,
         }
     }
 
@@ -236,6 +242,7 @@ impl Bot {
     /// Waits for in-flight work (slow handlers, active sends, actions) to finish and
     /// flushes the event log. Stop accepting requests first (axum's graceful shutdown).
     pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
         if let Some(sink) = &self.inner.sink {
@@ -654,6 +661,13 @@ impl BotBuilder {
         self
     }
 
+    /// Where conversation steps (a rule's `ask`) are kept per customer (default: this
+    /// process's memory, [`MemoryConversationStore`]).
+    pub fn conversations(mut self, store: Arc<dyn ConversationStore>) -> Self {
+        self.conversations = Some(store);
+        self
+    }
+
     /// A shared dedup store (Redis: [`RedisDedupStore`](crate::RedisDedupStore)). The
     /// in-memory store still answers while it is unreachable.
     pub fn dedup_store(mut self, store: Arc<dyn DedupStore>) -> Self {
@@ -843,6 +857,9 @@ impl BotBuilder {
                     .map(Path::to_path_buf)
             })
             .unwrap_or_else(|| PathBuf::from("."));
+        let conversations = self
+            .conversations
+            .unwrap_or_else(|| Arc::new(MemoryConversationStore::default()));
         let kf = self
             .kf_client
             .or_else(|| self.client.clone())
@@ -850,11 +867,12 @@ impl BotBuilder {
                 let cursors = self
                     .kf_cursors
                     .unwrap_or_else(|| Arc::new(MemoryCursorStore::default()));
-                KfChannel::new(client, cursors)
+                KfChannel::new(client, cursors, conversations)
             });
         Ok(Bot {
             inner: Arc::new(Inner {
                 kf,
+                stop: CancellationToken::new(),
                 app: self.app,
                 corp_id,
                 crypto,

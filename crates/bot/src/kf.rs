@@ -25,14 +25,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::time::Duration;
 use tracing::Instrument as _;
 use wecom_sdk_client::api::kf::CursorStore;
 use wecom_sdk_client::{Client, ClientError};
-use wecom_sdk_matcher::{Action, Channel, Hit, Incoming};
+
+use wecom_sdk_matcher::{Action, AskedStep, Channel, Hit, Incoming};
 use wecom_sdk_message::kf::{KfEvent, KfSyncedBody, KfSyncedMessage};
 use wecom_sdk_message::send::{KfContent, KfEventMessage, KfMessage, SyncMsgRequest};
 
 use crate::Bot;
+use crate::conversation::{ConversationStore, OpenStep};
 use crate::dedup::{Answered, Claim};
 use crate::render::{Piece, plan};
 
@@ -56,6 +59,8 @@ const SESSION_ENDED: u8 = 3;
 pub(crate) struct KfChannel {
     client: Client,
     cursors: Arc<dyn CursorStore>,
+    /// The conversation step each customer is in.
+    conversations: Arc<dyn ConversationStore>,
     /// Accounts whose sync runs here: whether another callback came meanwhile, and its
     /// token.
     runs: Mutex<HashMap<String, Rerun>>,
@@ -71,10 +76,15 @@ struct Rerun {
 }
 
 impl KfChannel {
-    pub(crate) fn new(client: Client, cursors: Arc<dyn CursorStore>) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        cursors: Arc<dyn CursorStore>,
+        conversations: Arc<dyn ConversationStore>,
+    ) -> Self {
         Self {
             client,
             cursors,
+            conversations,
             runs: Mutex::new(HashMap::new()),
             with_human: Mutex::new(HashSet::new()),
         }
@@ -238,12 +248,7 @@ impl Bot {
             {
                 Handled::WithHuman
             }
-            (KfSyncedBody::Text { text }, 3) => {
-                let incoming = Incoming::new(entry.external_userid.as_str(), text.content.as_str())
-                    .channel(Channel::Kf)
-                    .at_unix(entry.send_time);
-                self.kf_answer(kf, entry, &incoming).await
-            }
+            (KfSyncedBody::Text { text }, 3) => self.kf_text(kf, entry, &text.content).await,
             (
                 KfSyncedBody::Event {
                     event:
@@ -313,9 +318,8 @@ impl Bot {
         }
     }
 
-    /// The rules' answer to `incoming`: its pieces and the rule's actions (nothing when
-    /// no rule fires).
-    async fn kf_hit(&self, incoming: &Incoming) -> (Vec<Piece>, Vec<Action>) {
+    /// The rules' answer to `incoming` (nothing when no rule fires).
+    async fn kf_hit(&self, incoming: &Incoming) -> KfHit {
         let engine = &self.inner.engine;
         let hit: Option<Hit> = match engine.find_shared(incoming).await {
             Ok(hit) => hit,
@@ -326,22 +330,111 @@ impl Bot {
             }
         };
         let Some(hit) = hit else {
-            return (Vec::new(), Vec::new());
+            return KfHit::default();
         };
         self.inner.metrics.rule_hit(hit.rule_id());
-        let pieces = plan(&hit.parts, engine.rules().sensitive_filter());
-        (pieces, hit.actions)
+        KfHit {
+            pieces: plan(&hit.parts, engine.rules().sensitive_filter()),
+            actions: hit.actions,
+            ask: hit.ask,
+        }
     }
 
-    /// Answers a customer message with `kf/send_msg`, piece by piece (at most five),
-    /// then hands the session to the queue when the rule escalates.
-    async fn kf_answer(
+    /// A customer text, read in the customer's conversation step (if one is open); the
+    /// step the answer opens is kept, else the old one ends.
+    async fn kf_text(&self, kf: &KfChannel, entry: &KfSyncedMessage, text: &str) -> Handled {
+        let key = conversation_key(entry);
+        let now_ms = unix_ms(self.inner.clock.now());
+        let open = match kf.conversations.get(&key).await {
+            Ok(step) => step.filter(|s| s.until_ms > now_ms),
+            Err(e) => {
+                crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
+                tracing::warn!(error = %e, "conversation store failed: answering outside any step");
+                None
+            }
+        };
+        let mut incoming = Incoming::new(entry.external_userid.as_str(), text)
+            .channel(Channel::Kf)
+            .at_unix(entry.send_time);
+        if let Some(open) = &open {
+            incoming = incoming.in_step(open.step.as_str());
+        }
+        let hit = self.kf_hit(&incoming).await;
+        let asked = hit.ask.clone();
+        let handled = self.kf_answer(kf, entry, hit).await;
+        let store = &kf.conversations;
+        let kept = match asked {
+            Some(asked) => self.kf_open_step(kf, entry, &key, &asked, now_ms).await,
+            None => match &open {
+                Some(open) => store.clear(&key, Some(open)).await.map(|_| ()),
+                None => Ok(()),
+            },
+        };
+        if let Err(e) = kept {
+            crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
+            tracing::warn!(error = %e, "conversation store failed: the step is not kept");
+        }
+        handled
+    }
+
+    /// Keeps the step a reply asked; with a time-out reply, sends it when the step
+    /// times out unanswered.
+    async fn kf_open_step(
         &self,
         kf: &KfChannel,
         entry: &KfSyncedMessage,
-        incoming: &Incoming,
-    ) -> Handled {
-        let (pieces, actions) = self.kf_hit(incoming).await;
+        key: &str,
+        asked: &AskedStep,
+        now_ms: u64,
+    ) -> Result<(), crate::StoreError> {
+        let timeout = Duration::from_secs(asked.timeout_secs);
+        let open = OpenStep::new(
+            asked.step.as_str(),
+            now_ms.saturating_add(asked.timeout_secs.saturating_mul(1000)),
+        );
+        kf.conversations
+            .set(key, &open, timeout + STEP_GRACE)
+            .await?;
+        self.inner.metrics.count_kf("step_opened");
+        if asked.has_timeout_reply {
+            let (bot, stop) = (self.clone(), self.inner.stop.clone());
+            let (key, kfid, customer) = (
+                key.to_owned(),
+                entry.open_kfid.clone(),
+                entry.external_userid.clone(),
+            );
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = tokio::time::sleep(timeout) => bot.kf_step_timed_out(&key, &open, &kfid, &customer).await,
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// A step timed out: when the customer is still in it, the step's time-out reply.
+    async fn kf_step_timed_out(&self, key: &str, open: &OpenStep, kfid: &str, customer: &str) {
+        let Some(kf) = &self.inner.kf else { return };
+        match kf.conversations.clear(key, Some(open)).await {
+            Ok(true) => {}
+            Ok(false) => return, // answered, or another step since
+            Err(e) => {
+                crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
+                tracing::warn!(error = %e, "conversation store failed: no time-out reply");
+                return;
+            }
+        }
+        self.inner.metrics.count_kf("step_timed_out");
+        let incoming = Incoming::new(customer, "")
+            .channel(Channel::Kf)
+            .step_timed_out(open.step.as_str());
+        let hit = self.kf_hit(&incoming).await;
+        self.kf_send(kf, kfid, customer, &hit.pieces).await;
+    }
+
+    /// Sends `pieces` to `customer` with `kf/send_msg` (at most five); how many went.
+    async fn kf_send(&self, kf: &KfChannel, kfid: &str, customer: &str, pieces: &[Piece]) -> usize {
         let contents: Vec<KfContent> = pieces.iter().filter_map(kf_content).collect();
         if contents.len() > MAX_REPLIES {
             tracing::warn!(
@@ -349,7 +442,6 @@ impl Bot {
                 "微信客服 takes at most {MAX_REPLIES} replies per customer message: the rest is dropped"
             );
         }
-        let (kfid, customer) = (entry.open_kfid.as_str(), entry.external_userid.as_str());
         let mut sent = 0;
         for content in contents.into_iter().take(MAX_REPLIES) {
             match kf
@@ -370,6 +462,15 @@ impl Bot {
                 }
             }
         }
+        sent
+    }
+
+    /// Answers a customer message with the hit's pieces, then hands the session to the
+    /// queue when the rule escalates.
+    async fn kf_answer(&self, kf: &KfChannel, entry: &KfSyncedMessage, hit: KfHit) -> Handled {
+        let (kfid, customer) = (entry.open_kfid.as_str(), entry.external_userid.as_str());
+        let sent = self.kf_send(kf, kfid, customer, &hit.pieces).await;
+        let actions = hit.actions;
         if actions.iter().any(|a| matches!(a, Action::Escalate { .. })) {
             match kf
                 .client
@@ -400,11 +501,17 @@ impl Bot {
         if code.is_empty() {
             return Handled::Ignored;
         }
-        let Some(content) = self.kf_hit(incoming).await.0.iter().find_map(|p| match p {
-            // send_msg_on_event carries text (and menus) only.
-            Piece::Text(t) => Some(KfContent::text(t.as_str())),
-            _ => None,
-        }) else {
+        let Some(content) = self
+            .kf_hit(incoming)
+            .await
+            .pieces
+            .iter()
+            .find_map(|p| match p {
+                // send_msg_on_event carries text (and menus) only.
+                Piece::Text(t) => Some(KfContent::text(t.as_str())),
+                _ => None,
+            })
+        else {
             return Handled::Unanswered;
         };
         match kf
@@ -460,6 +567,28 @@ impl Bot {
         false
     }
 }
+
+/// What the rules answered.
+#[derive(Debug, Default)]
+struct KfHit {
+    pieces: Vec<Piece>,
+    actions: Vec<Action>,
+    ask: Option<AskedStep>,
+}
+
+/// The conversation key of an entry's customer.
+fn conversation_key(entry: &KfSyncedMessage) -> String {
+    format!("kf:{}:{}", entry.open_kfid, entry.external_userid)
+}
+
+/// Unix milliseconds of `at`.
+fn unix_ms(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// How long a step's record outlives its time-out (so the time-out reply finds it).
+const STEP_GRACE: Duration = Duration::from_secs(60);
 
 /// What `kf/send_msg` carries of a piece: text, and uploaded images, videos and files.
 fn kf_content(piece: &Piece) -> Option<KfContent> {

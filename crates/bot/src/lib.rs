@@ -32,6 +32,7 @@
 
 mod actions;
 mod bot;
+mod conversation;
 mod dedup;
 mod deliver;
 mod error;
@@ -55,6 +56,7 @@ pub use bot::{
     Bot, BotBuilder, DEFAULT_BUDGET, DEFAULT_DONE_TTL, DEFAULT_LEASE, DEFAULT_MAX_BODY,
     DEFAULT_PATH, OUTAGE_PROBE,
 };
+pub use conversation::{ConversationStore, MemoryConversationStore, OpenStep};
 pub use dedup::{Answered, Claim, DEFAULT_DEDUP_CAPACITY, DedupStore, MemoryDedupStore};
 pub use error::{BuildError, HandlerError, Rejection, StoreError};
 pub use event_log::{EVENT_QUEUE, EventRecord, EventSink, JsonLinesSink};

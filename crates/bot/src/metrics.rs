@@ -32,7 +32,7 @@ const OUTCOMES: [&str; 16] = [
 ];
 
 /// What the 微信客服 channel counts (`wecom_bot_kf_total{what}`).
-const KF: [&str; 17] = [
+const KF: [&str; 19] = [
     "read",
     "answered",
     "welcomed",
@@ -43,6 +43,8 @@ const KF: [&str; 17] = [
     "session_change",
     "transferred",
     "transfer_failed",
+    "step_opened",
+    "step_timed_out",
     "rerun_requested",
     "sync_failed",
     "token_expired",
@@ -137,7 +139,8 @@ impl Metrics {
     /// 微信客服 entries and sends by what came of them: `read`, `answered`, `welcomed`,
     /// `unanswered`, `duplicate` (claimed before, answered once), `ignored`, `with_human`
     /// (a human has the session: the bot stayed silent), `session_change`, `transferred`
-    /// (to the queue), `transfer_failed`,
+    /// (to the queue), `transfer_failed`, `step_opened` (a reply asked a question),
+    /// `step_timed_out` (unanswered: the time-out reply was sent),
     /// `rerun_requested`, `sync_failed`, `token_expired` (read on without it),
     /// `send_failed`, `limit_five_replies` (95001),
     /// `limit_48h` (95002).

@@ -34,6 +34,32 @@ reply = "已为您转接人工客服，请稍候。"
 actions = [{ escalate = "complaints", priority = 9 }]
 
 [[rules]]
+id = "return"
+keywords = ["退换货"]
+reply = "请选择订单类型：1 实物 2 虚拟"
+ask = { step = "return-type", answers = { "1" = "return-physical", "2" = "return-virtual" }, otherwise = "return-again", on_timeout = "return-timeout", timeout = "1s" }
+
+[[rules]]
+id = "return-physical"
+step = "return-type"
+reply = "请把商品寄回，并发送快递单号。"
+
+[[rules]]
+id = "return-virtual"
+step = "return-type"
+reply = "虚拟商品 24 小时内原路退款。"
+
+[[rules]]
+id = "return-again"
+step = "return-type"
+reply = "请回复 1 或 2。"
+
+[[rules]]
+id = "return-timeout"
+step = "return-type"
+reply = "退换货操作已超时，需要时请重新发送「退换货」。"
+
+[[rules]]
 id = "kf-welcome"
 event = "enter_session"
 reply = "您好，这里是小店客服，请问有什么可以帮您？"
@@ -208,4 +234,56 @@ async fn a_complaint_goes_to_the_queue_and_the_bot_stays_silent_until_the_sessio
     assert!(eventually(|| replies().len() == 2).await);
     assert_eq!(replies()[1], "每天 9:00–21:00 营业。");
     assert_eq!(metrics.kf("transferred"), 1);
+}
+
+#[tokio::test]
+async fn a_two_step_return_request_and_a_question_that_times_out() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    let wecom = sender(&served.url);
+    let says = |customer: &str, text: &str| {
+        Inbound::kf_msg_or_event(&fake.kf_customer_says(KF, customer, text))
+    };
+    let replies = |customer: &str| kf_texts(&fake, "/cgi-bin/kf/send_msg", customer);
+
+    // Asked, answered with something else (asked again), then answered.
+    wecom.send(&says("wmReturn", "我要退换货")).await;
+    assert!(eventually(|| replies("wmReturn").len() == 1).await);
+    wecom.send(&says("wmReturn", "嗯？")).await;
+    assert!(eventually(|| replies("wmReturn").len() == 2).await);
+    wecom.send(&says("wmReturn", "1")).await;
+    assert!(eventually(|| replies("wmReturn").len() == 3).await);
+    assert_eq!(
+        replies("wmReturn"),
+        [
+            "请选择订单类型：1 实物 2 虚拟",
+            "请回复 1 或 2。",
+            "请把商品寄回，并发送快递单号。"
+        ]
+    );
+    // The step is over: "2" is no answer now, and no time-out reply comes.
+    wecom.send(&says("wmReturn", "2")).await;
+    assert!(eventually(|| replies("wmReturn").len() == 4).await);
+    assert_eq!(replies("wmReturn")[3], "收到，稍后回复您。");
+
+    // Asked and never answered: the time-out reply, once, after the step's second.
+    wecom.send(&says("wmSilent", "退换货")).await;
+    assert!(eventually(|| replies("wmSilent").len() == 1).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        replies("wmSilent"),
+        [
+            "请选择订单类型：1 实物 2 虚拟",
+            "退换货操作已超时，需要时请重新发送「退换货」。"
+        ]
+    );
+    let metrics = served.bot.metrics();
+    assert_eq!(
+        (metrics.kf("step_opened"), metrics.kf("step_timed_out")),
+        (3, 1)
+    );
+    // After the time-out, "1" is no answer either.
+    wecom.send(&says("wmSilent", "1")).await;
+    assert!(eventually(|| replies("wmSilent").len() == 3).await);
+    assert_eq!(replies("wmSilent")[2], "收到，稍后回复您。");
 }
