@@ -2,8 +2,9 @@
 //! needed: customers on personal WeChat write to the shop's customer-service account, the
 //! simulator sends the bot `kf_msg_or_event` callbacks, the bot reads the messages with
 //! `kf/sync_msg` and answers with `kf/send_msg`. A welcome on `enter_session`; a
-//! complaint is handed to the human queue and the bot goes quiet for that customer until
-//! the servicer ends the session. Printed as a transcript.
+//! customer walked through a 2-step return request; a complaint is handed to the human
+//! queue and the bot goes quiet for that customer until the servicer ends the session.
+//! Printed as a transcript.
 //!
 //! Run with: `cargo run --example kf_service`
 
@@ -37,6 +38,32 @@ reply = "每天 9:00–21:00 营业，节假日照常。"
 id = "shipping"
 keywords = ["运费", "包邮"]
 reply = "满 99 元包邮，不满收 8 元运费。"
+
+[[rules]]
+id = "return"
+keywords = ["退换货", "退货"]
+reply = "请选择订单类型：1 实物商品 2 虚拟商品（回复数字）"
+ask = { step = "return-type", answers = { "1" = "return-physical", "2" = "return-virtual" }, otherwise = "return-again", on_timeout = "return-timeout", timeout = "10m" }
+
+[[rules]]
+id = "return-physical"
+step = "return-type"
+reply = "好的，请在 7 天内把商品寄回（地址：上海市徐汇区示例路 1 号），并把快递单号发给我们。"
+
+[[rules]]
+id = "return-virtual"
+step = "return-type"
+reply = "虚拟商品未使用的，24 小时内原路退款。"
+
+[[rules]]
+id = "return-again"
+step = "return-type"
+reply = "请回复 1（实物商品）或 2（虚拟商品）。"
+
+[[rules]]
+id = "return-timeout"
+step = "return-type"
+reply = "退换货申请已超时，需要时请重新发送「退换货」。"
 
 [[rules]]
 id = "complaint"
@@ -145,6 +172,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     shop.step("王女士", wang("你们几点营业？")).await;
     shop.step("王女士", wang("满多少包邮？")).await;
+    shop.step("王女士", wang("我想退货")).await;
+    shop.step("王女士", wang("是衣服")).await;
+    shop.step("王女士", wang("1")).await;
     shop.step("李先生", li("我要投诉，快递三天还没到！")).await;
     let state = shop.state_becomes("wmLi", 2).await;
     println!(
@@ -160,12 +190,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let m = bot.metrics();
     println!(
-        "read {} entries: {} answered, {} welcomed, {} while a human had the session, {} transferred",
+        "read {} entries: {} answered, {} welcomed, {} while a human had the session, {} transferred, {} questions asked",
         m.kf("read"),
         m.kf("answered"),
         m.kf("welcomed"),
         m.kf("with_human"),
         m.kf("transferred"),
+        m.kf("step_opened"),
     );
     bot.shutdown().await;
     Ok(())
