@@ -44,6 +44,8 @@ mod metrics;
 mod pipeline;
 mod profile;
 #[cfg(feature = "redis")]
+mod redis_conversation;
+#[cfg(feature = "redis")]
 mod redis_dedup;
 mod reload;
 mod render;
@@ -63,6 +65,8 @@ pub use event_log::{EVENT_QUEUE, EventRecord, EventSink, JsonLinesSink};
 pub use handler::{Context, Flow, Handler};
 pub use metrics::Metrics;
 pub use profile::{Profile, ProfileProvider, Sender, WeComProfiles};
+#[cfg(feature = "redis")]
+pub use redis_conversation::RedisConversationStore;
 #[cfg(feature = "redis")]
 pub use redis_dedup::RedisDedupStore;
 pub use render::{MAX_ARTICLES, NewsItem, Piece, passive_reply, plan};

@@ -51,8 +51,37 @@ impl std::fmt::Debug for RedisDedupStore {
     }
 }
 
-fn store_error(e: &redis::RedisError) -> StoreError {
+pub(crate) fn store_error(e: &redis::RedisError) -> StoreError {
     StoreError::new(format!("redis: {e}"))
+}
+
+/// Runs one Redis operation within `timeout` (an outage costs a callback this much, not
+/// the reconnection backoff).
+pub(crate) async fn bounded<T>(
+    timeout: Duration,
+    op: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, op).await {
+        Ok(result) => result.map_err(|e| store_error(&e)),
+        Err(_) => Err(StoreError::new(format!(
+            "redis: no answer within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+/// A connection manager for `url` that fails fast (1 s to connect, `timeout` a response).
+pub(crate) async fn connection(
+    url: &str,
+    timeout: Duration,
+) -> Result<ConnectionManager, StoreError> {
+    let client = redis::Client::open(url).map_err(|e| store_error(&e))?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(timeout));
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .map_err(|e| store_error(&e))
 }
 
 impl RedisDedupStore {
@@ -66,14 +95,10 @@ impl RedisDedupStore {
     /// # Errors
     /// The URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| store_error(&e))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Self::DEFAULT_TIMEOUT));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| store_error(&e))?;
-        Ok(Self::new(conn, prefix))
+        Ok(Self::new(
+            connection(url, Self::DEFAULT_TIMEOUT).await?,
+            prefix,
+        ))
     }
 
     /// Uses an existing connection manager.
@@ -103,13 +128,7 @@ impl RedisDedupStore {
         &self,
         op: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, op).await {
-            Ok(result) => result.map_err(|e| store_error(&e)),
-            Err(_) => Err(StoreError::new(format!(
-                "redis: no answer within {} ms",
-                self.timeout.as_millis()
-            ))),
-        }
+        bounded(self.timeout, op).await
     }
 }
 

@@ -431,3 +431,70 @@ async fn two_instances_on_one_kf_account_answer_each_message_once() {
     assert_eq!(reads - duplicates, 20);
     clean(test).await;
 }
+
+#[tokio::test]
+async fn a_question_asked_before_a_restart_is_answered_after_it() {
+    let test = "kf-conversation";
+    let Some(cursors) = cursors(test).await else {
+        return;
+    };
+    let steps = Arc::new(
+        wecom_sdk_bot::RedisConversationStore::connect(&redis_url(), prefix(test))
+            .await
+            .unwrap(),
+    );
+    let rules = r#"
+[[rules]]
+id = "return"
+keywords = ["退换货"]
+reply = "请选择订单类型：1 实物 2 虚拟"
+ask = { step = "return-type", answers = { "1" = "return-physical" }, timeout = "10m" }
+
+[[rules]]
+id = "return-physical"
+step = "return-type"
+reply = "请把商品寄回。"
+
+[[rules]]
+id = "fallback"
+fallback = true
+reply = "收到"
+"#;
+    let fake = kf_fake().await;
+    let kf_bot = || {
+        builder(&fake)
+            .engine(wecom_sdk_matcher::Engine::new(
+                wecom_sdk_matcher::RuleSet::from_toml_str(rules).unwrap(),
+            ))
+            .kf_cursors(Arc::clone(&cursors))
+            .conversations(Arc::clone(&steps) as Arc<dyn wecom_sdk_bot::ConversationStore>)
+            .build()
+            .unwrap()
+    };
+    let first = serve(kf_bot()).await;
+    let notice = fake.kf_customer_says(KF_ACCOUNT, "wmAsked", "我要退换货");
+    sender(&first.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    assert!(eventually(|| kf_replies(&fake, "wmAsked").len() == 1).await);
+    first.bot.shutdown().await;
+    drop(first);
+
+    let second = serve(kf_bot()).await;
+    let notice = fake.kf_customer_says(KF_ACCOUNT, "wmAsked", "1");
+    sender(&second.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    assert!(eventually(|| kf_replies(&fake, "wmAsked").len() == 2).await);
+    assert_eq!(kf_replies(&fake, "wmAsked")[1], "请把商品寄回。");
+    // The answer ended the step (compare-and-delete in Redis), with no store error.
+    let key = "kf:wkKFredis01:wmAsked";
+    assert_eq!(
+        wecom_sdk_bot::ConversationStore::get(steps.as_ref(), key)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(second.bot.metrics().store_errors(), 0);
+    clean(test).await;
+}
