@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::*;
 use wecom_sdk_bot::Bot;
 use wecom_sdk_matcher::{Engine, RuleSet};
-use wecom_sdk_sim::{Answer, FakeConfig, FakeWeCom, Inbound};
+use wecom_sdk_sim::{Answer, FakeConfig, FakeWeCom, Fault, Inbound};
 
 const KF: &str = "wkKFshop0001";
 
@@ -286,4 +286,19 @@ async fn a_two_step_return_request_and_a_question_that_times_out() {
     wecom.send(&says("wmSilent", "1")).await;
     assert!(eventually(|| replies("wmSilent").len() == 3).await);
     assert_eq!(replies("wmSilent")[2], "收到，稍后回复您。");
+}
+
+#[tokio::test]
+async fn empty_pages_that_say_has_more_are_read_past() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    fake.inject(&Fault::KfEmptyPages { count: 3 });
+    let notice = fake.kf_customer_says(KF, "wmPatient", "营业时间");
+    sender(&served.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    assert!(eventually(|| !kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmPatient").is_empty()).await);
+    // Three empty pages with has_more = 1, then the page with the message.
+    assert_eq!(fake.calls_to("/cgi-bin/kf/sync_msg").len(), 4);
+    assert_eq!(served.bot.metrics().kf("read"), 1);
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// {"fault":"errcode","errcode":45009,"count":1,"path":"/cgi-bin/message/send"}
 /// {"fault":"latency","ms":300}
 /// {"fault":"drop_connections","count":2}
+/// {"fault":"kf_empty_pages","count":2}
 /// {"fault":"clear"}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,13 @@ pub enum Fault {
     /// The next `count` requests get their connection closed without an answer.
     DropConnections {
         /// How many requests.
+        count: u32,
+    },
+    /// The next `count` `kf/sync_msg` pages come back empty with `has_more` 1 (the cursor
+    /// unchanged), as WeCom sometimes answers: a reader must loop on `has_more`, never
+    /// stop at an empty page.
+    KfEmptyPages {
+        /// How many pages.
         count: u32,
     },
     /// Removes every pending fault and the latency.
@@ -79,6 +87,7 @@ pub(crate) struct Faults {
     errcodes: Vec<(i64, u32, Option<String>)>,
     pub(crate) latency: Duration,
     drops: u32,
+    kf_empty_pages: u32,
 }
 
 impl Faults {
@@ -92,6 +101,7 @@ impl Faults {
             } => self.errcodes.push((*errcode, *count, path.clone())),
             Fault::Latency { ms } => self.latency = Duration::from_millis(*ms),
             Fault::DropConnections { count } => self.drops += count,
+            Fault::KfEmptyPages { count } => self.kf_empty_pages += count,
             Fault::Clear => *self = Self::default(),
             Fault::ExpireTokens => {}
         }
@@ -111,6 +121,16 @@ impl Faults {
             self.errcodes.remove(i);
         }
         Some(code)
+    }
+
+    /// Whether this `sync_msg` page is to come back empty (with `has_more` 1).
+    pub(crate) fn take_kf_empty_page(&mut self) -> bool {
+        if self.kf_empty_pages > 0 {
+            self.kf_empty_pages -= 1;
+            true
+        } else {
+            false
+        }
     }
 
     /// Whether this request's connection is to be dropped.

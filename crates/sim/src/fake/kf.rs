@@ -200,6 +200,14 @@ pub(crate) fn sync_msg(state: &mut State, req: &ApiRequest) -> ApiResult {
         .and_then(Value::as_u64)
         .unwrap_or(1000)
         .clamp(1, 1000);
+    if state.faults.take_kf_empty_page() {
+        let cursor = str_field(body, "cursor");
+        return Ok(ok_with(json!({
+            "next_cursor": if cursor.is_empty() { "SIMCURSOR0" } else { cursor },
+            "has_more": 1,
+            "msg_list": [],
+        })));
+    }
     let start: usize = match str_field(body, "cursor") {
         "" => 0,
         c => c
