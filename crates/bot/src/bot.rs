@@ -487,7 +487,7 @@ impl Bot {
             .unwrap_or(Claim::Fresh)
     }
 
-    async fn peek(&self, key: &str) -> Option<Claim> {
+    pub(crate) async fn peek(&self, key: &str) -> Option<Claim> {
         let inner = &self.inner;
         if let Some(shared) = self.shared() {
             match shared.peek(key).await {
@@ -512,7 +512,7 @@ impl Bot {
             .await;
     }
 
-    async fn release(&self, key: &str) {
+    pub(crate) async fn release(&self, key: &str) {
         let inner = &self.inner;
         if let Some(shared) = self.shared() {
             match shared.release(key).await {
@@ -525,6 +525,11 @@ impl Bot {
 
     /// The shared store, unless it failed less than [`OUTAGE_PROBE`] ago (then local
     /// state answers at once instead of waiting on a dead store for every message).
+    /// Whether a dedup store shared by every instance is configured.
+    pub(crate) fn has_shared_dedup(&self) -> bool {
+        self.inner.shared_dedup.is_some()
+    }
+
     fn shared(&self) -> Option<&Arc<dyn DedupStore>> {
         let inner = &self.inner;
         let shared = inner.shared_dedup.as_ref()?;

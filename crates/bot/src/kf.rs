@@ -174,15 +174,63 @@ impl Bot {
             return;
         };
         loop {
-            if let Err(e) = self.kf_read(kf, open_kfid, token.as_deref()).await {
-                self.inner.metrics.count_kf("sync_failed");
-                tracing::warn!(open_kfid, error = %e, "kf/sync_msg failed: the next callback reads on from the saved cursor");
+            if self.kf_lead(open_kfid).await {
+                loop {
+                    if let Err(e) = self.kf_read(kf, open_kfid, token.as_deref()).await {
+                        self.inner.metrics.count_kf("sync_failed");
+                        tracing::warn!(open_kfid, error = %e, "kf/sync_msg failed: the next callback reads on from the saved cursor");
+                    }
+                    if !self.kf_hand_over(open_kfid).await {
+                        break;
+                    }
+                }
             }
             match kf.next_run(open_kfid) {
                 Some(next) => token = Some(next),
                 None => return,
             }
         }
+    }
+
+    /// Across instances (with a shared dedup store): whether this instance syncs
+    /// `open_kfid` now. The store holds `kfsync:{open_kfid}` while one instance syncs the
+    /// account; another that gets a callback meanwhile leaves `kfsync-again:{open_kfid}`
+    /// for the syncing one, which then runs once more, instead of syncing in parallel.
+    async fn kf_lead(&self, open_kfid: &str) -> bool {
+        if !self.has_shared_dedup() {
+            return true;
+        }
+        match self.claim(&format!("kfsync:{open_kfid}")).await {
+            Claim::InFlight => {
+                let _ = self.claim(&format!("kfsync-again:{open_kfid}")).await;
+                self.inner.metrics.count_kf("rerun_requested");
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// The end of a sync across instances: `true` when a callback came meanwhile (run
+    /// again); else the account is released — and re-taken if a callback slipped in
+    /// between.
+    async fn kf_hand_over(&self, open_kfid: &str) -> bool {
+        if !self.has_shared_dedup() {
+            return false;
+        }
+        let (run, again) = (
+            format!("kfsync:{open_kfid}"),
+            format!("kfsync-again:{open_kfid}"),
+        );
+        if self.peek(&again).await.is_some() {
+            self.release(&again).await;
+            return true;
+        }
+        self.release(&run).await;
+        if self.peek(&again).await.is_some() && matches!(self.claim(&run).await, Claim::Fresh) {
+            self.release(&again).await;
+            return true;
+        }
+        false
     }
 
     /// Reads and answers every new entry of `open_kfid`, saving the cursor after each

@@ -498,3 +498,61 @@ reply = "收到"
     assert_eq!(second.bot.metrics().store_errors(), 0);
     clean(test).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_syncs_an_account_at_a_time() {
+    let test = "kf-lease";
+    let Some(first_store) = store(test).await else {
+        return;
+    };
+    let second_store = store(test).await.unwrap();
+    let cursors = cursors(test).await.unwrap();
+    let fake = kf_fake().await;
+    let instance = |dedup: RedisDedupStore| {
+        builder(&fake)
+            .dedup_store(Arc::new(dedup))
+            .kf_cursors(Arc::clone(&cursors))
+            .build()
+            .unwrap()
+    };
+    let a = serve(instance(first_store)).await;
+    let b = serve(instance(second_store)).await;
+    // Every API answer takes 150 ms: one runner's sync_msg calls are at least that far
+    // apart; two runners in parallel would call within milliseconds of each other.
+    fake.inject(&wecom_sdk_sim::Fault::latency(Duration::from_millis(150)));
+    let first = fake.kf_customer_says(KF_ACCOUNT, "wmLease1", "营业时间");
+    let second = fake.kf_customer_says(KF_ACCOUNT, "wmLease2", "营业时间");
+    let (to_a, to_b) = (sender(&a.url), sender(&b.url));
+    let (first, second) = (
+        Inbound::kf_msg_or_event(&first),
+        Inbound::kf_msg_or_event(&second),
+    );
+    tokio::join!(to_a.send(&first), to_b.send(&second));
+    assert!(
+        eventually(|| {
+            kf_replies(&fake, "wmLease1").len() == 1 && kf_replies(&fake, "wmLease2").len() == 1
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut at: Vec<_> = fake
+        .calls_to("/cgi-bin/kf/sync_msg")
+        .into_iter()
+        .map(|c| c.at)
+        .collect();
+    at.sort();
+    assert!(at.len() >= 2, "{at:?}");
+    for pair in at.windows(2) {
+        let gap = pair[1].duration_since(pair[0]).unwrap_or_default();
+        assert!(
+            gap >= Duration::from_millis(100),
+            "two syncs at once: {at:?}"
+        );
+    }
+    assert_eq!(
+        a.bot.metrics().kf("rerun_requested") + b.bot.metrics().kf("rerun_requested"),
+        1
+    );
+    fake.inject(&wecom_sdk_sim::Fault::Clear);
+    clean(test).await;
+}
