@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use wecom_sdk_matcher::{Hit, Incoming, Part};
 use wecom_sdk_message::callback::Message;
+use wecom_sdk_message::kf::KfSyncedMessage;
 
 use crate::error::HandlerError;
 use crate::profile::Profile;
@@ -44,6 +45,29 @@ pub struct Context<'a> {
     pub hit: Option<&'a Hit>,
     /// The app this bot serves (its name in a multi-app router).
     pub app: &'a str,
+    /// The 微信客服 entry being answered (`message` is then the `kf_msg_or_event`
+    /// callback that started the sync; `incoming` is the customer's message).
+    pub kf: Option<&'a KfSyncedMessage>,
+}
+
+impl<'a> Context<'a> {
+    /// The context of an app callback.
+    pub(crate) fn new(
+        message: &'a Message,
+        incoming: &'a Incoming,
+        profile: &'a Profile,
+        hit: Option<&'a Hit>,
+        app: &'a str,
+    ) -> Self {
+        Self {
+            message,
+            incoming,
+            profile,
+            hit,
+            app,
+            kf: None,
+        }
+    }
 }
 
 /// Custom logic: an order lookup, a CRM query, an LLM. A slow handler is fine: past the

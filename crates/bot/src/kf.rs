@@ -31,12 +31,16 @@ use wecom_sdk_client::api::kf::CursorStore;
 use wecom_sdk_client::{Client, ClientError};
 
 use wecom_sdk_matcher::{Action, AskedStep, Channel, Hit, Incoming};
+use wecom_sdk_message::callback::Message;
 use wecom_sdk_message::kf::{KfEvent, KfSyncedBody, KfSyncedMessage};
 use wecom_sdk_message::send::{KfContent, KfEventMessage, KfMessage, SyncMsgRequest};
 
 use crate::Bot;
 use crate::conversation::{ConversationStore, OpenStep};
 use crate::dedup::{Answered, Claim};
+use crate::error::HandlerError;
+use crate::handler::{Context, Flow};
+use crate::pipeline::run;
 use crate::render::{Piece, plan};
 
 /// WeCom's limit of `send_msg` messages per customer message.
@@ -69,10 +73,10 @@ pub(crate) struct KfChannel {
     with_human: Mutex<HashSet<(String, String)>>,
 }
 
-/// A callback that came while the account's sync ran, with its token.
+/// A callback that came while the account's sync ran.
 #[derive(Debug, Default)]
 struct Rerun {
-    again: Option<String>,
+    again: Option<Notice>,
 }
 
 impl KfChannel {
@@ -113,18 +117,18 @@ impl KfChannel {
     }
 
     /// Marks `open_kfid` as syncing; `false` (with a rerun noted) when it already is.
-    fn start(&self, open_kfid: &str, token: &str) -> bool {
+    fn start(&self, open_kfid: &str, notice: &Notice) -> bool {
         let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(rerun) = runs.get_mut(open_kfid) {
-            rerun.again = Some(token.to_owned());
+            rerun.again = Some(notice.clone());
             return false;
         }
         runs.insert(open_kfid.to_owned(), Rerun::default());
         true
     }
 
-    /// The token to run again with, or `None` (and the account no longer syncing).
-    fn next_run(&self, open_kfid: &str) -> Option<String> {
+    /// The callback to run again for, or `None` (and the account no longer syncing).
+    fn next_run(&self, open_kfid: &str) -> Option<Notice> {
         let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
         let again = runs.get_mut(open_kfid).and_then(|r| r.again.take());
         if again.is_none() {
@@ -151,32 +155,36 @@ enum Handled {
 impl Bot {
     /// A `kf_msg_or_event` callback: starts the sync of `open_kfid` on a task, or has
     /// the running one run once more. `false` when the bot has no 微信客服 channel.
-    pub(crate) fn kf_notify(&self, open_kfid: &str, token: &str) -> bool {
+    pub(crate) fn kf_notify(&self, callback: &Arc<Message>, open_kfid: &str, token: &str) -> bool {
         let Some(kf) = &self.inner.kf else {
             return false;
         };
-        if !kf.start(open_kfid, token) {
+        let notice = Notice {
+            token: token.to_owned(),
+            callback: Arc::clone(callback),
+        };
+        if !kf.start(open_kfid, &notice) {
             self.inner.metrics.count_kf("rerun_requested");
             return true;
         }
         let bot = self.clone();
-        let (open_kfid, token) = (open_kfid.to_owned(), token.to_owned());
+        let open_kfid = open_kfid.to_owned();
         self.inner.tracker.spawn(
-            async move { bot.kf_sync(&open_kfid, Some(token)).await }
+            async move { bot.kf_sync(&open_kfid, notice).await }
                 .instrument(tracing::info_span!("kf_sync")),
         );
         true
     }
 
     /// Syncs `open_kfid` until no callback came during the last run.
-    async fn kf_sync(&self, open_kfid: &str, mut token: Option<String>) {
+    async fn kf_sync(&self, open_kfid: &str, mut notice: Notice) {
         let Some(kf) = &self.inner.kf else {
             return;
         };
         loop {
             if self.kf_lead(open_kfid).await {
                 loop {
-                    if let Err(e) = self.kf_read(kf, open_kfid, token.as_deref()).await {
+                    if let Err(e) = self.kf_read(kf, open_kfid, &notice).await {
                         self.inner.metrics.count_kf("sync_failed");
                         tracing::warn!(open_kfid, error = %e, "kf/sync_msg failed: the next callback reads on from the saved cursor");
                     }
@@ -186,7 +194,7 @@ impl Bot {
                 }
             }
             match kf.next_run(open_kfid) {
-                Some(next) => token = Some(next),
+                Some(next) => notice = next,
                 None => return,
             }
         }
@@ -239,10 +247,10 @@ impl Bot {
         &self,
         kf: &KfChannel,
         open_kfid: &str,
-        token: Option<&str>,
+        notice: &Notice,
     ) -> Result<(), ClientError> {
         let mut cursor = kf.cursors.load(open_kfid).await?;
-        let mut token = token;
+        let mut token = Some(notice.token.as_str());
         loop {
             let request = |token: Option<&str>| SyncMsgRequest {
                 cursor: cursor.clone(),
@@ -262,7 +270,7 @@ impl Bot {
             };
             for entry in &page.msg_list {
                 self.inner.metrics.count_kf("read");
-                let handled = self.kf_entry(kf, entry).await;
+                let handled = self.kf_entry(kf, entry, &notice.callback).await;
                 self.inner.metrics.count_kf(match handled {
                     Handled::Answered => "answered",
                     Handled::Welcomed => "welcomed",
@@ -285,7 +293,12 @@ impl Bot {
     }
 
     /// One entry, exactly once by its `msgid`.
-    async fn kf_entry(&self, kf: &KfChannel, entry: &KfSyncedMessage) -> Handled {
+    async fn kf_entry(
+        &self,
+        kf: &KfChannel,
+        entry: &KfSyncedMessage,
+        callback: &Message,
+    ) -> Handled {
         let key = format!("kf:{}", entry.msgid);
         if !self.kf_claim(&key).await {
             return Handled::Duplicate;
@@ -296,7 +309,9 @@ impl Bot {
             {
                 Handled::WithHuman
             }
-            (KfSyncedBody::Text { text }, 3) => self.kf_text(kf, entry, &text.content).await,
+            (KfSyncedBody::Text { text }, 3) => {
+                self.kf_text(kf, entry, &text.content, callback).await
+            }
             (
                 KfSyncedBody::Event {
                     event:
@@ -366,8 +381,8 @@ impl Bot {
         }
     }
 
-    /// The rules' answer to `incoming` (nothing when no rule fires).
-    async fn kf_hit(&self, incoming: &Incoming) -> KfHit {
+    /// The rules' answer to `incoming` (nothing when no rule fires), and the hit.
+    async fn kf_hit(&self, incoming: &Incoming) -> (KfHit, Option<Hit>) {
         let engine = &self.inner.engine;
         let hit: Option<Hit> = match engine.find_shared(incoming).await {
             Ok(hit) => hit,
@@ -378,19 +393,26 @@ impl Bot {
             }
         };
         let Some(hit) = hit else {
-            return KfHit::default();
+            return (KfHit::default(), None);
         };
         self.inner.metrics.rule_hit(hit.rule_id());
-        KfHit {
+        let answer = KfHit {
             pieces: plan(&hit.parts, engine.rules().sensitive_filter()),
-            actions: hit.actions,
-            ask: hit.ask,
-        }
+            actions: hit.actions.clone(),
+            ask: hit.ask.clone(),
+        };
+        (answer, Some(hit))
     }
 
     /// A customer text, read in the customer's conversation step (if one is open); the
     /// step the answer opens is kept, else the old one ends.
-    async fn kf_text(&self, kf: &KfChannel, entry: &KfSyncedMessage, text: &str) -> Handled {
+    async fn kf_text(
+        &self,
+        kf: &KfChannel,
+        entry: &KfSyncedMessage,
+        text: &str,
+        callback: &Message,
+    ) -> Handled {
         let key = conversation_key(entry);
         let now_ms = unix_ms(self.inner.clock.now());
         let open = match kf.conversations.get(&key).await {
@@ -407,7 +429,9 @@ impl Bot {
         if let Some(open) = &open {
             incoming = incoming.in_step(open.step.as_str());
         }
-        let hit = self.kf_hit(&incoming).await;
+        let Some(hit) = self.kf_decide(entry, &incoming, callback).await else {
+            return Handled::Unanswered;
+        };
         let asked = hit.ask.clone();
         let handled = self.kf_answer(kf, entry, hit).await;
         let store = &kf.conversations;
@@ -423,6 +447,55 @@ impl Bot {
             tracing::warn!(error = %e, "conversation store failed: the step is not kept");
         }
         handled
+    }
+
+    /// Handlers before, the rules, handlers after (as for app messages): what to answer,
+    /// or `None` when a handler stopped or failed (a failure is counted and logged: the
+    /// entry is not read again).
+    async fn kf_decide(
+        &self,
+        entry: &KfSyncedMessage,
+        incoming: &Incoming,
+        callback: &Message,
+    ) -> Option<KfHit> {
+        let inner = &self.inner;
+        let profile = crate::profile::Profile::default();
+        let cx = |hit| Context {
+            message: callback,
+            incoming,
+            profile: &profile,
+            hit,
+            app: &inner.app,
+            kf: Some(entry),
+        };
+        let filter = inner.engine.rules().sensitive_filter().clone();
+        let answer = |parts: Vec<wecom_sdk_matcher::Part>| KfHit {
+            pieces: plan(&parts, &filter),
+            ..KfHit::default()
+        };
+        let failed = |e: HandlerError| {
+            inner.metrics.count_kf("handler_failed");
+            tracing::warn!(error = %e, msgid = %entry.msgid, "handler failed on a 微信客服 message: not answered");
+        };
+        match run(&inner.before, &cx(None)).await {
+            Ok(Flow::Reply(parts)) => return Some(answer(parts)),
+            Ok(Flow::Stop) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                failed(e);
+                return None;
+            }
+        }
+        let (hit, found) = self.kf_hit(incoming).await;
+        match run(&inner.after, &cx(found.as_ref())).await {
+            Ok(Flow::Reply(parts)) => Some(answer(parts)),
+            Ok(Flow::Stop) => None,
+            Ok(_) => Some(hit),
+            Err(e) => {
+                failed(e);
+                None
+            }
+        }
     }
 
     /// Keeps the step a reply asked; with a time-out reply, sends it when the step
@@ -477,7 +550,7 @@ impl Bot {
         let incoming = Incoming::new(customer, "")
             .channel(Channel::Kf)
             .step_timed_out(open.step.as_str());
-        let hit = self.kf_hit(&incoming).await;
+        let (hit, _) = self.kf_hit(&incoming).await;
         self.kf_send(kf, kfid, customer, &hit.pieces).await;
     }
 
@@ -552,6 +625,7 @@ impl Bot {
         let Some(content) = self
             .kf_hit(incoming)
             .await
+            .0
             .pieces
             .iter()
             .find_map(|p| match p {
@@ -614,6 +688,15 @@ impl Bot {
         }
         false
     }
+}
+
+/// The `kf_msg_or_event` callback a sync runs for.
+#[derive(Debug, Clone)]
+struct Notice {
+    /// Its `Token` (valid 10 minutes for `sync_msg`).
+    token: String,
+    /// The callback itself (what handlers see as `Context::message`).
+    callback: Arc<Message>,
 }
 
 /// What the rules answered.

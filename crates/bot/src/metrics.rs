@@ -32,7 +32,7 @@ const OUTCOMES: [&str; 16] = [
 ];
 
 /// What the 微信客服 channel counts (`wecom_bot_kf_total{what}`).
-const KF: [&str; 19] = [
+const KF: [&str; 20] = [
     "read",
     "answered",
     "welcomed",
@@ -45,6 +45,7 @@ const KF: [&str; 19] = [
     "transfer_failed",
     "step_opened",
     "step_timed_out",
+    "handler_failed",
     "rerun_requested",
     "sync_failed",
     "token_expired",
@@ -140,7 +141,7 @@ impl Metrics {
     /// `unanswered`, `duplicate` (claimed before, answered once), `ignored`, `with_human`
     /// (a human has the session: the bot stayed silent), `session_change`, `transferred`
     /// (to the queue), `transfer_failed`, `step_opened` (a reply asked a question),
-    /// `step_timed_out` (unanswered: the time-out reply was sent),
+    /// `step_timed_out` (unanswered: the time-out reply was sent), `handler_failed`,
     /// `rerun_requested`, `sync_failed`, `token_expired` (read on without it),
     /// `send_failed`, `limit_five_replies` (95001),
     /// `limit_48h` (95002).

@@ -58,7 +58,7 @@ impl Bot {
         }
         if let Body::Event(Event::KfMsgOrEvent { token, open_kf_id }) = &message.body {
             // Read with kf/sync_msg on a task; the callback itself is answered empty.
-            let outcome = if self.kf_notify(open_kf_id, token) {
+            let outcome = if self.kf_notify(message, open_kf_id, token) {
                 "kf_sync"
             } else {
                 "kf_not_served"
@@ -107,7 +107,8 @@ impl Bot {
         profile: &Profile,
     ) -> Result<(Option<Vec<Part>>, Option<Hit>, &'static str), HandlerError> {
         let inner = &self.inner;
-        match run(&inner.before, message, routed, profile, None, &inner.app).await? {
+        let cx = |hit| Context::new(message, &routed.incoming, profile, hit, &inner.app);
+        match run(&inner.before, &cx(None)).await? {
             Flow::Reply(p) => return Ok((Some(p), None, "handler_reply")),
             Flow::Stop => return Ok((None, None, "handler_stop")),
             _ => {}
@@ -120,22 +121,11 @@ impl Bot {
                 inner.engine.find(&routed.incoming)
             }
         };
-        Ok(
-            match run(
-                &inner.after,
-                message,
-                routed,
-                profile,
-                hit.as_ref(),
-                &inner.app,
-            )
-            .await?
-            {
-                Flow::Reply(p) => (Some(p), hit, "handler_reply"),
-                Flow::Stop => (None, None, "handler_stop"),
-                _ => (None, hit, "no_rule"),
-            },
-        )
+        Ok(match run(&inner.after, &cx(hit.as_ref())).await? {
+            Flow::Reply(p) => (Some(p), hit, "handler_reply"),
+            Flow::Stop => (None, None, "handler_stop"),
+            _ => (None, hit, "no_rule"),
+        })
     }
 
     /// The sender's profile: cached, else from the provider; empty when it fails.
@@ -214,23 +204,13 @@ impl Decision {
 }
 
 /// Runs handlers in order until one does not continue.
-async fn run(
+/// Runs `handlers` in order until one answers or stops.
+pub(crate) async fn run(
     handlers: &[Arc<dyn Handler>],
-    message: &Message,
-    routed: &Routed,
-    profile: &Profile,
-    hit: Option<&Hit>,
-    app: &str,
+    cx: &Context<'_>,
 ) -> Result<Flow, HandlerError> {
     for handler in handlers {
-        let cx = Context {
-            message,
-            incoming: &routed.incoming,
-            profile,
-            hit,
-            app,
-        };
-        match handler.handle(&cx).await? {
+        match handler.handle(cx).await? {
             Flow::Continue => {}
             other => return Ok(other),
         }

@@ -302,3 +302,60 @@ async fn empty_pages_that_say_has_more_are_read_past() {
     assert_eq!(fake.calls_to("/cgi-bin/kf/sync_msg").len(), 4);
     assert_eq!(served.bot.metrics().kf("read"), 1);
 }
+
+/// Answers `订单…` itself, and keeps the bot silent on `别回复`; sees the kf entry.
+#[derive(Debug)]
+struct KfOrders;
+
+#[async_trait::async_trait]
+impl wecom_sdk_bot::Handler for KfOrders {
+    async fn handle(
+        &self,
+        cx: &wecom_sdk_bot::Context<'_>,
+    ) -> Result<wecom_sdk_bot::Flow, wecom_sdk_bot::HandlerError> {
+        let Some(entry) = cx.kf else {
+            return Err("not a 微信客服 entry".into());
+        };
+        let text = cx.incoming.text();
+        if let Some(no) = text.strip_prefix("订单") {
+            return Ok(wecom_sdk_bot::Flow::text(format!(
+                "订单 {} 已发货（{}）",
+                no.trim(),
+                entry.open_kfid
+            )));
+        }
+        if text == "别回复" {
+            return Ok(wecom_sdk_bot::Flow::Stop);
+        }
+        Ok(wecom_sdk_bot::Flow::Continue)
+    }
+}
+
+#[tokio::test]
+async fn handlers_answer_微信客服_messages_too() {
+    let fake = kf_fake().await;
+    let rules = KF_RULES.replace("LONG", "x");
+    let bot = Bot::builder()
+        .callback(TOKEN, AES_KEY, CORP_ID)
+        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
+        .client(client(&fake))
+        .before(std::sync::Arc::new(KfOrders))
+        .build()
+        .unwrap();
+    let served = serve(bot).await;
+    let wecom = sender(&served.url);
+    for text in ["别回复", "订单 A100", "营业时间"] {
+        let notice = fake.kf_customer_says(KF, "wmHandled", text);
+        wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    }
+    let replies = || kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmHandled");
+    assert!(eventually(|| replies().len() == 2).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        replies(),
+        [
+            format!("订单 A100 已发货（{KF}）"),
+            "每天 9:00–21:00 营业。".to_owned()
+        ]
+    );
+}
