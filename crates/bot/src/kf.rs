@@ -55,6 +55,8 @@ const TOKEN_EXPIRED: i64 = 95_007;
 const WITH_HUMAN: i64 = 95_018;
 /// `service_state`: the queue (接待池), where a human servicer takes the session.
 const STATE_QUEUE: u8 = 2;
+/// `service_state`: a named human servicer.
+const STATE_SERVICER: u8 = 3;
 /// `session_status_change.change_type`: the session ended.
 const SESSION_ENDED: u8 = 3;
 
@@ -592,11 +594,20 @@ impl Bot {
         let (kfid, customer) = (entry.open_kfid.as_str(), entry.external_userid.as_str());
         let sent = self.kf_send(kf, kfid, customer, &hit.pieces).await;
         let actions = hit.actions;
-        if actions.iter().any(|a| matches!(a, Action::Escalate { .. })) {
+        // A named servicer (state 3) before the queue (state 2).
+        let hand_over = actions.iter().find_map(|a| match a {
+            Action::HandOver { servicer } => Some((STATE_SERVICER, Some(servicer.as_str()))),
+            _ => None,
+        });
+        let escalate = actions
+            .iter()
+            .any(|a| matches!(a, Action::Escalate { .. }))
+            .then_some((STATE_QUEUE, None));
+        if let Some((state, servicer)) = hand_over.or(escalate) {
             match kf
                 .client
                 .kf()
-                .transfer(kfid, customer, STATE_QUEUE, None)
+                .transfer(kfid, customer, state, servicer)
                 .await
             {
                 Ok(_) => {
@@ -606,7 +617,7 @@ impl Bot {
                 Err(e) => {
                     crate::metrics::Metrics::incr(&self.inner.metrics.action_failures);
                     self.inner.metrics.count_kf("transfer_failed");
-                    tracing::warn!(customer, error = %e, "kf service_state/trans to the queue failed");
+                    tracing::warn!(customer, servicer, error = %e, "kf service_state/trans failed");
                 }
             }
         }

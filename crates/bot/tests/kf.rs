@@ -34,6 +34,12 @@ reply = "已为您转接人工客服，请稍候。"
 actions = [{ escalate = "complaints", priority = 9 }]
 
 [[rules]]
+id = "vip"
+keywords = ["大客户"]
+reply = "已为您联系专属客服。"
+actions = [{ hand_over = "zhangsan" }]
+
+[[rules]]
 id = "return"
 keywords = ["退换货"]
 reply = "请选择订单类型：1 实物 2 虚拟"
@@ -358,4 +364,22 @@ async fn handlers_answer_微信客服_messages_too() {
             "每天 9:00–21:00 营业。".to_owned()
         ]
     );
+}
+
+#[tokio::test]
+async fn a_rule_hands_the_session_to_a_named_servicer() {
+    let fake = kf_fake().await;
+    let served = serve(kf_bot(&fake)).await;
+    let wecom = sender(&served.url);
+    let notice = fake.kf_customer_says(KF, "wmVip", "我是大客户");
+    wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    assert!(eventually(|| fake.kf_service_state(KF, "wmVip") == (3, "zhangsan".to_owned())).await);
+    assert_eq!(
+        kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmVip"),
+        ["已为您联系专属客服。"]
+    );
+    let notice = fake.kf_customer_says(KF, "wmVip", "在吗");
+    wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+    assert!(eventually(|| served.bot.metrics().kf("with_human") == 1).await);
+    assert_eq!(kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmVip").len(), 1);
 }

@@ -296,6 +296,12 @@ pub enum Action {
         /// Priority in the queue (higher first).
         priority: u8,
     },
+    /// 微信客服: hand the session to this servicer (their UserID; `service_state` 3).
+    /// Other channels report it as not supported.
+    HandOver {
+        /// The servicer's UserID.
+        servicer: String,
+    },
 }
 
 /// The event a rule answers: rules fire on events only through this, and an event never

@@ -545,11 +545,19 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
         .map(|(i, a)| {
             let path = format!("action {}", i + 1);
             let a = Obj::new(a, &owner, &path)?;
-            a.known(&["add_tags", "remove_tags", "escalate", "priority"])?;
+            a.known(&[
+                "add_tags",
+                "remove_tags",
+                "escalate",
+                "priority",
+                "hand_over",
+            ])?;
             if a.get("add_tags").is_some() {
                 Ok(Action::AddTags(a.strings("add_tags")?))
             } else if a.get("remove_tags").is_some() {
                 Ok(Action::RemoveTags(a.strings("remove_tags")?))
+            } else if let Some(servicer) = a.string("hand_over")? {
+                Ok(Action::HandOver { servicer })
             } else if let Some(queue) = a.string("escalate")? {
                 Ok(Action::Escalate {
                     queue,
@@ -560,7 +568,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
                 Err(RuleError::new(
                     &owner,
                     path,
-                    "an action is add_tags, remove_tags or escalate",
+                    "an action is add_tags, remove_tags, escalate or hand_over",
                 ))
             }
         })
