@@ -39,6 +39,7 @@ use crate::Bot;
 use crate::conversation::{ConversationStore, OpenStep};
 use crate::dedup::{Answered, Claim};
 use crate::error::HandlerError;
+use crate::event_log::EventRecord;
 use crate::handler::{Context, Flow};
 use crate::pipeline::run;
 use crate::render::{Piece, plan};
@@ -152,6 +153,33 @@ enum Handled {
     WithHuman,
     /// A session event (a servicer took or ended the session).
     Session,
+    /// `msg_send_fail`: a message the bot sent was not delivered.
+    SendFailed,
+}
+
+impl Handled {
+    /// Its name in the metrics and the event log.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Welcomed => "welcomed",
+            Self::Unanswered => "unanswered",
+            Self::Duplicate => "duplicate",
+            Self::Ignored => "ignored",
+            Self::WithHuman => "with_human",
+            Self::Session => "session_change",
+            Self::SendFailed => "msg_send_fail",
+        }
+    }
+}
+
+/// What answering one entry did, for its event record.
+#[derive(Debug, Default)]
+struct EntryTrace {
+    rule: Option<String>,
+    variant: Option<String>,
+    actions: Vec<String>,
+    errors: Vec<String>,
 }
 
 impl Bot {
@@ -273,15 +301,7 @@ impl Bot {
             for entry in &page.msg_list {
                 self.inner.metrics.count_kf("read");
                 let handled = self.kf_entry(kf, entry, &notice.callback).await;
-                self.inner.metrics.count_kf(match handled {
-                    Handled::Answered => "answered",
-                    Handled::Welcomed => "welcomed",
-                    Handled::Unanswered => "unanswered",
-                    Handled::Duplicate => "duplicate",
-                    Handled::Ignored => "ignored",
-                    Handled::WithHuman => "with_human",
-                    Handled::Session => "session_change",
-                });
+                self.inner.metrics.count_kf(handled.name());
             }
             let more = page.more();
             if !page.next_cursor.is_empty() {
@@ -305,6 +325,8 @@ impl Bot {
         if !self.kf_claim(&key).await {
             return Handled::Duplicate;
         }
+        let started = std::time::Instant::now();
+        let mut trace = EntryTrace::default();
         let handled = match (&entry.body, entry.origin) {
             (KfSyncedBody::Text { .. }, 3)
                 if kf.is_with_human(&entry.open_kfid, &entry.external_userid) =>
@@ -312,7 +334,8 @@ impl Bot {
                 Handled::WithHuman
             }
             (KfSyncedBody::Text { text }, 3) => {
-                self.kf_text(kf, entry, &text.content, callback).await
+                self.kf_text(kf, entry, &text.content, callback, &mut trace)
+                    .await
             }
             (
                 KfSyncedBody::Event {
@@ -349,7 +372,25 @@ impl Bot {
                     scene_param.as_str(),
                 )
                 .channel(Channel::Kf);
-                self.kf_welcome(kf, &incoming, welcome_code).await
+                self.kf_welcome(kf, &incoming, welcome_code, &mut trace)
+                    .await
+            }
+            (
+                KfSyncedBody::Event {
+                    event:
+                        KfEvent::MsgSendFail {
+                            fail_msgid,
+                            fail_type,
+                            ..
+                        },
+                },
+                _,
+            ) => {
+                trace
+                    .errors
+                    .push(format!("msg_send_fail {fail_msgid}: fail_type {fail_type}"));
+                tracing::warn!(open_kfid = %entry.open_kfid, fail_msgid, fail_type, "a 微信客服 message was not delivered");
+                Handled::SendFailed
             }
             (KfSyncedBody::Event { event }, _) => {
                 tracing::info!(open_kfid = %entry.open_kfid, msgid = %entry.msgid, ?event, "kf event");
@@ -363,7 +404,55 @@ impl Bot {
             Answered::Nothing
         };
         self.complete(&key, &answered).await;
+        self.kf_record(entry, handled, trace, started.elapsed());
         handled
+    }
+
+    /// The entry's record in the event log.
+    fn kf_record(
+        &self,
+        entry: &KfSyncedMessage,
+        handled: Handled,
+        trace: EntryTrace,
+        took: Duration,
+    ) {
+        let inner = &self.inner;
+        let Some(sink) = &inner.sink else { return };
+        let (msg_type, event, text) = match &entry.body {
+            KfSyncedBody::Text { text } => ("text", None, Some(text.content.clone())),
+            KfSyncedBody::Event { event } => ("event", Some(event_name(event).to_owned()), None),
+            KfSyncedBody::Image { .. } => ("image", None, None),
+            KfSyncedBody::Voice { .. } => ("voice", None, None),
+            KfSyncedBody::Video { .. } => ("video", None, None),
+            KfSyncedBody::File { .. } => ("file", None, None),
+            KfSyncedBody::Location { .. } => ("location", None, None),
+            KfSyncedBody::Link { .. } => ("link", None, None),
+            KfSyncedBody::Unknown { msgtype, .. } => (msgtype.as_str(), None, None),
+            _ => ("other", None, None),
+        };
+        let delivery = match handled {
+            Handled::Answered => "kf_send",
+            Handled::Welcomed => "kf_welcome",
+            _ => "none",
+        };
+        sink.record(&EventRecord {
+            at_ms: i64::try_from(unix_ms(inner.clock.now())).unwrap_or(i64::MAX),
+            app: inner.app.clone(),
+            channel: Channel::Kf,
+            user: entry.external_userid.clone(),
+            chat: None,
+            msg_type: msg_type.to_owned(),
+            event,
+            text,
+            rule: trace.rule,
+            variant: trace.variant,
+            latency_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            delivery: delivery.to_owned(),
+            outcome: handled.name().to_owned(),
+            actions: trace.actions,
+            errors: trace.errors,
+            key: format!("kf:{}", entry.msgid),
+        });
     }
 
     /// Claims an entry: `false` when it is answered (or being answered) elsewhere. An
@@ -402,6 +491,8 @@ impl Bot {
             pieces: plan(&hit.parts, engine.rules().sensitive_filter()),
             actions: hit.actions.clone(),
             ask: hit.ask.clone(),
+            rule: Some(hit.rule_id().to_owned()),
+            variant: hit.variant.clone(),
         };
         (answer, Some(hit))
     }
@@ -414,6 +505,7 @@ impl Bot {
         entry: &KfSyncedMessage,
         text: &str,
         callback: &Message,
+        trace: &mut EntryTrace,
     ) -> Handled {
         let key = conversation_key(entry);
         let now_ms = unix_ms(self.inner.clock.now());
@@ -435,7 +527,9 @@ impl Bot {
             return Handled::Unanswered;
         };
         let asked = hit.ask.clone();
-        let handled = self.kf_answer(kf, entry, hit).await;
+        trace.rule.clone_from(&hit.rule);
+        trace.variant.clone_from(&hit.variant);
+        let handled = self.kf_answer(kf, entry, hit, trace).await;
         let store = &kf.conversations;
         let kept = match asked {
             Some(asked) => self.kf_open_step(kf, entry, &key, &asked, now_ms).await,
@@ -553,11 +647,21 @@ impl Bot {
             .channel(Channel::Kf)
             .step_timed_out(open.step.as_str());
         let (hit, _) = self.kf_hit(&incoming).await;
-        self.kf_send(kf, kfid, customer, &hit.pieces).await;
+        let (_, errors) = self.kf_send(kf, kfid, customer, &hit.pieces).await;
+        for error in errors {
+            tracing::warn!(customer, error, "the time-out reply was not sent");
+        }
     }
 
-    /// Sends `pieces` to `customer` with `kf/send_msg` (at most five); how many went.
-    async fn kf_send(&self, kf: &KfChannel, kfid: &str, customer: &str, pieces: &[Piece]) -> usize {
+    /// Sends `pieces` to `customer` with `kf/send_msg` (at most five): how many went, and
+    /// the refusal that stopped the rest.
+    async fn kf_send(
+        &self,
+        kf: &KfChannel,
+        kfid: &str,
+        customer: &str,
+        pieces: &[Piece],
+    ) -> (usize, Vec<String>) {
         let contents: Vec<KfContent> = pieces.iter().filter_map(kf_content).collect();
         if contents.len() > MAX_REPLIES {
             tracing::warn!(
@@ -565,7 +669,7 @@ impl Bot {
                 "微信客服 takes at most {MAX_REPLIES} replies per customer message: the rest is dropped"
             );
         }
-        let mut sent = 0;
+        let (mut sent, mut errors) = (0, Vec::new());
         for content in contents.into_iter().take(MAX_REPLIES) {
             match kf
                 .client
@@ -581,18 +685,26 @@ impl Bot {
                     if self.kf_refused(&e, customer) {
                         kf.set_with_human(kfid, customer, true);
                     }
+                    errors.push(format!("send_msg: {e}"));
                     break;
                 }
             }
         }
-        sent
+        (sent, errors)
     }
 
     /// Answers a customer message with the hit's pieces, then hands the session to the
     /// queue when the rule escalates.
-    async fn kf_answer(&self, kf: &KfChannel, entry: &KfSyncedMessage, hit: KfHit) -> Handled {
+    async fn kf_answer(
+        &self,
+        kf: &KfChannel,
+        entry: &KfSyncedMessage,
+        hit: KfHit,
+        trace: &mut EntryTrace,
+    ) -> Handled {
         let (kfid, customer) = (entry.open_kfid.as_str(), entry.external_userid.as_str());
-        let sent = self.kf_send(kf, kfid, customer, &hit.pieces).await;
+        let (sent, errors) = self.kf_send(kf, kfid, customer, &hit.pieces).await;
+        trace.errors.extend(errors);
         let actions = hit.actions;
         // A named servicer (state 3) before the queue (state 2).
         let hand_over = actions.iter().find_map(|a| match a {
@@ -613,11 +725,13 @@ impl Bot {
                 Ok(_) => {
                     kf.set_with_human(kfid, customer, true);
                     self.inner.metrics.count_kf("transferred");
+                    trace.actions.push(format!("service_state {state}: ok"));
                 }
                 Err(e) => {
                     crate::metrics::Metrics::incr(&self.inner.metrics.action_failures);
                     self.inner.metrics.count_kf("transfer_failed");
                     tracing::warn!(customer, servicer, error = %e, "kf service_state/trans failed");
+                    trace.actions.push(format!("service_state {state}: {e}"));
                 }
             }
         }
@@ -629,22 +743,23 @@ impl Bot {
     }
 
     /// Answers `enter_session` with `kf/send_msg_on_event` and its welcome code.
-    async fn kf_welcome(&self, kf: &KfChannel, incoming: &Incoming, code: &str) -> Handled {
+    async fn kf_welcome(
+        &self,
+        kf: &KfChannel,
+        incoming: &Incoming,
+        code: &str,
+        trace: &mut EntryTrace,
+    ) -> Handled {
         if code.is_empty() {
             return Handled::Ignored;
         }
-        let Some(content) = self
-            .kf_hit(incoming)
-            .await
-            .0
-            .pieces
-            .iter()
-            .find_map(|p| match p {
-                // send_msg_on_event carries text (and menus) only.
-                Piece::Text(t) => Some(KfContent::text(t.as_str())),
-                _ => None,
-            })
-        else {
+        let (hit, _) = self.kf_hit(incoming).await;
+        trace.rule.clone_from(&hit.rule);
+        let Some(content) = hit.pieces.iter().find_map(|p| match p {
+            // send_msg_on_event carries text (and menus) only.
+            Piece::Text(t) => Some(KfContent::text(t.as_str())),
+            _ => None,
+        }) else {
             return Handled::Unanswered;
         };
         match kf
@@ -659,6 +774,7 @@ impl Bot {
             }
             Err(e) => {
                 let _ = self.kf_refused(&e, "");
+                trace.errors.push(format!("send_msg_on_event: {e}"));
                 Handled::Unanswered
             }
         }
@@ -716,11 +832,24 @@ struct KfHit {
     pieces: Vec<Piece>,
     actions: Vec<Action>,
     ask: Option<AskedStep>,
+    rule: Option<String>,
+    variant: Option<String>,
 }
 
 /// The conversation key of an entry's customer.
 fn conversation_key(entry: &KfSyncedMessage) -> String {
     format!("kf:{}:{}", entry.open_kfid, entry.external_userid)
+}
+
+/// The `event_type` of a 微信客服 event.
+fn event_name(event: &KfEvent) -> &'static str {
+    match event {
+        KfEvent::EnterSession { .. } => "enter_session",
+        KfEvent::MsgSendFail { .. } => "msg_send_fail",
+        KfEvent::ServicerStatusChange { .. } => "servicer_status_change",
+        KfEvent::SessionStatusChange { .. } => "session_status_change",
+        _ => "other",
+    }
 }
 
 /// Unix milliseconds of `at`.

@@ -32,7 +32,7 @@ const OUTCOMES: [&str; 16] = [
 ];
 
 /// What the 微信客服 channel counts (`wecom_bot_kf_total{what}`).
-const KF: [&str; 20] = [
+const KF: [&str; 21] = [
     "read",
     "answered",
     "welcomed",
@@ -41,6 +41,7 @@ const KF: [&str; 20] = [
     "ignored",
     "with_human",
     "session_change",
+    "msg_send_fail",
     "transferred",
     "transfer_failed",
     "step_opened",
@@ -139,7 +140,7 @@ impl Metrics {
 
     /// 微信客服 entries and sends by what came of them: `read`, `answered`, `welcomed`,
     /// `unanswered`, `duplicate` (claimed before, answered once), `ignored`, `with_human`
-    /// (a human has the session: the bot stayed silent), `session_change`, `transferred`
+    /// (a human has the session: the bot stayed silent), `session_change`, `msg_send_fail`, `transferred`
     /// (to the queue), `transfer_failed`, `step_opened` (a reply asked a question),
     /// `step_timed_out` (unanswered: the time-out reply was sent), `handler_failed`,
     /// `rerun_requested`, `sync_failed`, `token_expired` (read on without it),

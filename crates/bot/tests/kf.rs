@@ -383,3 +383,77 @@ async fn a_rule_hands_the_session_to_a_named_servicer() {
     assert!(eventually(|| served.bot.metrics().kf("with_human") == 1).await);
     assert_eq!(kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmVip").len(), 1);
 }
+
+/// Event records kept in memory.
+#[derive(Debug, Default)]
+struct Records(std::sync::Mutex<Vec<wecom_sdk_bot::EventRecord>>);
+
+#[async_trait::async_trait]
+impl wecom_sdk_bot::EventSink for Records {
+    fn record(&self, record: &wecom_sdk_bot::EventRecord) {
+        self.0.lock().unwrap().push(record.clone());
+    }
+
+    async fn flush(&self) {}
+}
+
+#[tokio::test]
+async fn every_entry_is_in_the_event_log_with_its_rule_and_delivery() {
+    let fake = kf_fake().await;
+    let records = std::sync::Arc::new(Records::default());
+    let rules = KF_RULES.replace("LONG", "x");
+    let bot = Bot::builder()
+        .callback(TOKEN, AES_KEY, CORP_ID)
+        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
+        .client(client(&fake))
+        .event_sink(records.clone())
+        .build()
+        .unwrap();
+    let served = serve(bot).await;
+    let wecom = sender(&served.url);
+    let said = fake.kf_customer_says(KF, "wmLogged", "营业时间");
+    wecom.send(&Inbound::kf_msg_or_event(&said)).await;
+    let failed = fake.kf_push(
+        KF,
+        serde_json::json!({"origin": 4, "msgtype": "event", "event": {
+            "event_type": "msg_send_fail", "open_kfid": KF, "external_userid": "wmLogged",
+            "fail_msgid": "M1", "fail_type": 13 }}),
+    );
+    wecom.send(&Inbound::kf_msg_or_event(&failed)).await;
+    let kf_records = || {
+        records
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.key.starts_with("kf:"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(eventually(|| kf_records().len() == 2).await);
+    let logged = kf_records();
+    let answered = &logged[0];
+    assert_eq!(
+        (
+            answered.user.as_str(),
+            answered.text.as_deref(),
+            answered.rule.as_deref(),
+            answered.delivery.as_str(),
+            answered.outcome.as_str()
+        ),
+        (
+            "wmLogged",
+            Some("营业时间"),
+            Some("hours"),
+            "kf_send",
+            "answered"
+        )
+    );
+    assert_eq!(answered.channel, wecom_sdk_matcher::Channel::Kf);
+    let fail = &logged[1];
+    assert_eq!(
+        (fail.event.as_deref(), fail.outcome.as_str()),
+        (Some("msg_send_fail"), "msg_send_fail")
+    );
+    assert_eq!(fail.errors, ["msg_send_fail M1: fail_type 13"]);
+}
