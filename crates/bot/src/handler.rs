@@ -2,7 +2,7 @@
 //! lookup that answers by itself) and after it (seeing the rule that fired).
 
 use async_trait::async_trait;
-use wecom_sdk_matcher::{Hit, Incoming, Part};
+use wecom_sdk_matcher::{AskedStep, Hit, Incoming, Part};
 use wecom_sdk_message::callback::Message;
 use wecom_sdk_message::kf::KfSyncedMessage;
 
@@ -21,12 +21,29 @@ pub enum Flow {
     Reply(Vec<Part>),
     /// Answer nothing and stop here.
     Stop,
+    /// Answer with these parts and ask: the customer's next message is read in `step`
+    /// (handlers see it in `cx.incoming.step()`). Kept by the 微信客服 channel; elsewhere
+    /// (for now) a plain reply.
+    Ask {
+        /// The reply (the question).
+        parts: Vec<Part>,
+        /// The step it opens.
+        step: AskedStep,
+    },
 }
 
 impl Flow {
     /// Answer with one text.
     pub fn text(text: impl Into<String>) -> Self {
         Self::Reply(vec![Part::Text(text.into())])
+    }
+
+    /// Ask `question` and read the next message in `step` for `timeout_secs`.
+    pub fn ask(question: impl Into<String>, step: impl Into<String>, timeout_secs: u64) -> Self {
+        Self::Ask {
+            parts: vec![Part::Text(question.into())],
+            step: AskedStep::new(step, timeout_secs),
+        }
     }
 }
 

@@ -565,8 +565,9 @@ impl Bot {
             kf: Some(entry),
         };
         let filter = inner.engine.rules().sensitive_filter().clone();
-        let answer = |parts: Vec<wecom_sdk_matcher::Part>| KfHit {
+        let answer = |parts: Vec<wecom_sdk_matcher::Part>, ask: Option<AskedStep>| KfHit {
             pieces: plan(&parts, &filter),
+            ask,
             ..KfHit::default()
         };
         let failed = |e: HandlerError| {
@@ -574,7 +575,8 @@ impl Bot {
             tracing::warn!(error = %e, msgid = %entry.msgid, "handler failed on a 微信客服 message: not answered");
         };
         match run(&inner.before, &cx(None)).await {
-            Ok(Flow::Reply(parts)) => return Some(answer(parts)),
+            Ok(Flow::Reply(parts)) => return Some(answer(parts, None)),
+            Ok(Flow::Ask { parts, step }) => return Some(answer(parts, Some(step))),
             Ok(Flow::Stop) => return None,
             Ok(_) => {}
             Err(e) => {
@@ -584,7 +586,8 @@ impl Bot {
         }
         let (hit, found) = self.kf_hit(incoming).await;
         match run(&inner.after, &cx(found.as_ref())).await {
-            Ok(Flow::Reply(parts)) => Some(answer(parts)),
+            Ok(Flow::Reply(parts)) => Some(answer(parts, None)),
+            Ok(Flow::Ask { parts, step }) => Some(answer(parts, Some(step))),
             Ok(Flow::Stop) => None,
             Ok(_) => Some(hit),
             Err(e) => {

@@ -109,7 +109,9 @@ impl Bot {
         let inner = &self.inner;
         let cx = |hit| Context::new(message, &routed.incoming, profile, hit, &inner.app);
         match run(&inner.before, &cx(None)).await? {
-            Flow::Reply(p) => return Ok((Some(p), None, "handler_reply")),
+            Flow::Reply(p) | Flow::Ask { parts: p, .. } => {
+                return Ok((Some(p), None, "handler_reply"));
+            }
             Flow::Stop => return Ok((None, None, "handler_stop")),
             _ => {}
         }
@@ -122,7 +124,7 @@ impl Bot {
             }
         };
         Ok(match run(&inner.after, &cx(hit.as_ref())).await? {
-            Flow::Reply(p) => (Some(p), hit, "handler_reply"),
+            Flow::Reply(p) | Flow::Ask { parts: p, .. } => (Some(p), hit, "handler_reply"),
             Flow::Stop => (None, None, "handler_stop"),
             _ => (None, hit, "no_rule"),
         })

@@ -457,3 +457,48 @@ async fn every_entry_is_in_the_event_log_with_its_rule_and_delivery() {
     );
     assert_eq!(fail.errors, ["msg_send_fail M1: fail_type 13"]);
 }
+
+/// Asks for an order number, and answers it in the next message.
+#[derive(Debug)]
+struct AsksForTheOrder;
+
+#[async_trait::async_trait]
+impl wecom_sdk_bot::Handler for AsksForTheOrder {
+    async fn handle(
+        &self,
+        cx: &wecom_sdk_bot::Context<'_>,
+    ) -> Result<wecom_sdk_bot::Flow, wecom_sdk_bot::HandlerError> {
+        let text = cx.incoming.text();
+        Ok(match cx.incoming.step() {
+            Some("order-no") => wecom_sdk_bot::Flow::text(format!("订单 {text} 已发货。")),
+            _ if text == "查订单" => wecom_sdk_bot::Flow::ask("请问订单号？", "order-no", 300),
+            _ => wecom_sdk_bot::Flow::Continue,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_handler_asks_and_reads_the_answer_in_the_next_message() {
+    let fake = kf_fake().await;
+    let rules = KF_RULES.replace("LONG", "x");
+    let bot = Bot::builder()
+        .callback(TOKEN, AES_KEY, CORP_ID)
+        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
+        .client(client(&fake))
+        .before(std::sync::Arc::new(AsksForTheOrder))
+        .build()
+        .unwrap();
+    let served = serve(bot).await;
+    let wecom = sender(&served.url);
+    let replies = || kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmAsker");
+    for (n, text) in ["查订单", "A2024", "A2024"].into_iter().enumerate() {
+        let notice = fake.kf_customer_says(KF, "wmAsker", text);
+        wecom.send(&Inbound::kf_msg_or_event(&notice)).await;
+        assert!(eventually(|| replies().len() == n + 1).await);
+    }
+    // The answer closed the step: the same text again goes to the rules.
+    assert_eq!(
+        replies(),
+        ["请问订单号？", "订单 A2024 已发货。", "收到，稍后回复您。"]
+    );
+}

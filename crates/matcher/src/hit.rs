@@ -47,6 +47,19 @@ pub struct AskedStep {
     pub has_timeout_reply: bool,
 }
 
+impl AskedStep {
+    /// Step `step`, open `timeout_secs` seconds, with no time-out reply (what a handler
+    /// that asks opens; its next message carries the step in
+    /// [`Incoming::step`](crate::Incoming::step)).
+    pub fn new(step: impl Into<String>, timeout_secs: u64) -> Self {
+        Self {
+            step: step.into(),
+            timeout_secs,
+            has_timeout_reply: false,
+        }
+    }
+}
+
 impl Hit {
     /// The winning rule's id.
     pub fn rule_id(&self) -> &str {
