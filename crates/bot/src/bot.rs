@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) client: Option<Client>,
     /// The 微信客服 channel (with a client).
     pub(crate) kf: Option<KfChannel>,
+    /// The conversation step each customer is in, by channel and customer.
+    pub(crate) conversations: Arc<dyn ConversationStore>,
     /// Cancelled by [`Bot::shutdown`]: timers (conversation time-outs) stop.
     pub(crate) stop: CancellationToken,
     shared_dedup: Option<Arc<dyn DedupStore>>,
@@ -872,11 +874,12 @@ impl BotBuilder {
                 let cursors = self
                     .kf_cursors
                     .unwrap_or_else(|| Arc::new(MemoryCursorStore::default()));
-                KfChannel::new(client, cursors, conversations)
+                KfChannel::new(client, cursors)
             });
         Ok(Bot {
             inner: Arc::new(Inner {
                 kf,
+                conversations,
                 stop: CancellationToken::new(),
                 app: self.app,
                 corp_id,

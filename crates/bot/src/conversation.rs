@@ -6,8 +6,64 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use wecom_sdk_matcher::AskedStep;
 
+use crate::Bot;
 use crate::error::StoreError;
+use crate::metrics::Metrics;
+
+/// How long a step's record outlives its time-out (so the time-out reply finds it).
+const STEP_GRACE: Duration = Duration::from_secs(60);
+
+impl Bot {
+    /// The step `key` is in now (a failing store counts and answers outside any step).
+    pub(crate) async fn step_of(&self, key: &str) -> Option<OpenStep> {
+        let now_ms = unix_ms(self.inner.clock.now());
+        match self.inner.conversations.get(key).await {
+            Ok(step) => step.filter(|s| s.until_ms > now_ms),
+            Err(e) => {
+                Metrics::incr(&self.inner.metrics.store_errors);
+                tracing::warn!(error = %e, "conversation store failed: answering outside any step");
+                None
+            }
+        }
+    }
+
+    /// After an answer: keeps the step it `asked` (returned, to time it out), or ends
+    /// the step `open` the customer was in.
+    pub(crate) async fn keep_step(
+        &self,
+        key: &str,
+        open: Option<&OpenStep>,
+        asked: Option<&AskedStep>,
+    ) -> Option<OpenStep> {
+        let store = &self.inner.conversations;
+        let kept = match asked {
+            Some(asked) => {
+                let until = unix_ms(self.inner.clock.now())
+                    .saturating_add(asked.timeout_secs.saturating_mul(1000));
+                let step = OpenStep::new(asked.step.as_str(), until);
+                let keep = Duration::from_secs(asked.timeout_secs) + STEP_GRACE;
+                store.set(key, &step, keep).await.map(|()| Some(step))
+            }
+            None => match open {
+                Some(open) => store.clear(key, Some(open)).await.map(|_| None),
+                None => Ok(None),
+            },
+        };
+        kept.unwrap_or_else(|e| {
+            Metrics::incr(&self.inner.metrics.store_errors);
+            tracing::warn!(error = %e, "conversation store failed: the step is not kept");
+            None
+        })
+    }
+}
+
+/// Unix milliseconds of `at`.
+pub(crate) fn unix_ms(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// A conversation step a customer is in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,8 +22,7 @@ pub enum Flow {
     /// Answer nothing and stop here.
     Stop,
     /// Answer with these parts and ask: the customer's next message is read in `step`
-    /// (handlers see it in `cx.incoming.step()`). Kept by the 微信客服 channel; elsewhere
-    /// (for now) a plain reply.
+    /// (handlers see it in `cx.incoming.step()`), for the step's time-out.
     Ask {
         /// The reply (the question).
         parts: Vec<Part>,

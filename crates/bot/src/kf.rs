@@ -36,7 +36,7 @@ use wecom_sdk_message::kf::{KfEvent, KfSyncedBody, KfSyncedMessage};
 use wecom_sdk_message::send::{KfContent, KfEventMessage, KfMessage, SyncMsgRequest};
 
 use crate::Bot;
-use crate::conversation::{ConversationStore, OpenStep};
+use crate::conversation::{OpenStep, unix_ms};
 use crate::dedup::{Answered, Claim};
 use crate::error::HandlerError;
 use crate::event_log::EventRecord;
@@ -66,8 +66,6 @@ const SESSION_ENDED: u8 = 3;
 pub(crate) struct KfChannel {
     client: Client,
     cursors: Arc<dyn CursorStore>,
-    /// The conversation step each customer is in.
-    conversations: Arc<dyn ConversationStore>,
     /// Accounts whose sync runs here: whether another callback came meanwhile, and its
     /// token.
     runs: Mutex<HashMap<String, Rerun>>,
@@ -83,15 +81,10 @@ struct Rerun {
 }
 
 impl KfChannel {
-    pub(crate) fn new(
-        client: Client,
-        cursors: Arc<dyn CursorStore>,
-        conversations: Arc<dyn ConversationStore>,
-    ) -> Self {
+    pub(crate) fn new(client: Client, cursors: Arc<dyn CursorStore>) -> Self {
         Self {
             client,
             cursors,
-            conversations,
             runs: Mutex::new(HashMap::new()),
             with_human: Mutex::new(HashSet::new()),
         }
@@ -508,15 +501,7 @@ impl Bot {
         trace: &mut EntryTrace,
     ) -> Handled {
         let key = conversation_key(entry);
-        let now_ms = unix_ms(self.inner.clock.now());
-        let open = match kf.conversations.get(&key).await {
-            Ok(step) => step.filter(|s| s.until_ms > now_ms),
-            Err(e) => {
-                crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
-                tracing::warn!(error = %e, "conversation store failed: answering outside any step");
-                None
-            }
-        };
+        let open = self.step_of(&key).await;
         let mut incoming = Incoming::new(entry.external_userid.as_str(), text)
             .channel(Channel::Kf)
             .at_unix(entry.send_time);
@@ -530,17 +515,11 @@ impl Bot {
         trace.rule.clone_from(&hit.rule);
         trace.variant.clone_from(&hit.variant);
         let handled = self.kf_answer(kf, entry, hit, trace).await;
-        let store = &kf.conversations;
-        let kept = match asked {
-            Some(asked) => self.kf_open_step(kf, entry, &key, &asked, now_ms).await,
-            None => match &open {
-                Some(open) => store.clear(&key, Some(open)).await.map(|_| ()),
-                None => Ok(()),
-            },
-        };
-        if let Err(e) = kept {
-            crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
-            tracing::warn!(error = %e, "conversation store failed: the step is not kept");
+        if let Some(step) = self.keep_step(&key, open.as_ref(), asked.as_ref()).await {
+            self.inner.metrics.count_kf("step_opened");
+            if asked.is_some_and(|a| a.has_timeout_reply) {
+                self.kf_time_out(entry, key, step);
+            }
         }
         handled
     }
@@ -597,46 +576,25 @@ impl Bot {
         }
     }
 
-    /// Keeps the step a reply asked; with a time-out reply, sends it when the step
-    /// times out unanswered.
-    async fn kf_open_step(
-        &self,
-        kf: &KfChannel,
-        entry: &KfSyncedMessage,
-        key: &str,
-        asked: &AskedStep,
-        now_ms: u64,
-    ) -> Result<(), crate::StoreError> {
-        let timeout = Duration::from_secs(asked.timeout_secs);
-        let open = OpenStep::new(
-            asked.step.as_str(),
-            now_ms.saturating_add(asked.timeout_secs.saturating_mul(1000)),
-        );
-        kf.conversations
-            .set(key, &open, timeout + STEP_GRACE)
-            .await?;
-        self.inner.metrics.count_kf("step_opened");
-        if asked.has_timeout_reply {
-            let (bot, stop) = (self.clone(), self.inner.stop.clone());
-            let (key, kfid, customer) = (
-                key.to_owned(),
-                entry.open_kfid.clone(),
-                entry.external_userid.clone(),
-            );
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = stop.cancelled() => {}
-                    () = tokio::time::sleep(timeout) => bot.kf_step_timed_out(&key, &open, &kfid, &customer).await,
-                }
-            });
-        }
-        Ok(())
+    /// Sends the step's time-out reply when `step` times out unanswered (a timer in
+    /// this process; `Bot::shutdown` stops it).
+    fn kf_time_out(&self, entry: &KfSyncedMessage, key: String, open: OpenStep) {
+        let now_ms = unix_ms(self.inner.clock.now());
+        let timeout = Duration::from_millis(open.until_ms.saturating_sub(now_ms));
+        let (bot, cancelled) = (self.clone(), self.inner.stop.clone());
+        let (kfid, customer) = (entry.open_kfid.clone(), entry.external_userid.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = cancelled.cancelled() => {}
+                () = tokio::time::sleep(timeout) => bot.kf_step_timed_out(&key, &open, &kfid, &customer).await,
+            }
+        });
     }
 
     /// A step timed out: when the customer is still in it, the step's time-out reply.
     async fn kf_step_timed_out(&self, key: &str, open: &OpenStep, kfid: &str, customer: &str) {
         let Some(kf) = &self.inner.kf else { return };
-        match kf.conversations.clear(key, Some(open)).await {
+        match self.inner.conversations.clear(key, Some(open)).await {
             Ok(true) => {}
             Ok(false) => return, // answered, or another step since
             Err(e) => {
@@ -854,15 +812,6 @@ fn event_name(event: &KfEvent) -> &'static str {
         _ => "other",
     }
 }
-
-/// Unix milliseconds of `at`.
-fn unix_ms(at: std::time::SystemTime) -> u64 {
-    at.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// How long a step's record outlives its time-out (so the time-out reply finds it).
-const STEP_GRACE: Duration = Duration::from_secs(60);
 
 /// What `kf/send_msg` carries of a piece: text, and uploaded images, videos and files.
 fn kf_content(piece: &Piece) -> Option<KfContent> {

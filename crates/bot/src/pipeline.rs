@@ -22,6 +22,14 @@ use crate::render::{Piece, plan};
 /// How long a failed profile lookup is remembered (as an empty profile).
 const FAILED_PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// What `choose` found: a handler's parts, the hit, the outcome, a handler's question.
+type Chosen = (
+    Option<Vec<Part>>,
+    Option<Hit>,
+    &'static str,
+    Option<wecom_sdk_matcher::AskedStep>,
+);
+
 /// What the pipeline decided for one message.
 #[derive(Debug)]
 pub(crate) struct Decision {
@@ -71,7 +79,27 @@ impl Bot {
             routed.staff.clone_from(&profile.staff);
         }
 
-        let (parts, hit, outcome) = self.choose(message, &routed, &profile).await?;
+        // A text answers the question (conversation step) its sender is in, if any.
+        let conversation = message.text().map(|_| {
+            format!(
+                "{:?}:{}:{}",
+                routed.channel,
+                routed.chat.as_deref().unwrap_or("-"),
+                routed.user
+            )
+        });
+        let open = match &conversation {
+            Some(key) => self.step_of(key).await,
+            None => None,
+        };
+        if let Some(open) = &open {
+            routed.incoming = std::mem::take(&mut routed.incoming).in_step(open.step.as_str());
+        }
+        let (parts, hit, outcome, asked) = self.choose(message, &routed, &profile).await?;
+        if let Some(key) = &conversation {
+            let asked = asked.or_else(|| hit.as_ref().and_then(|h| h.ask.clone()));
+            self.keep_step(key, open.as_ref(), asked.as_ref()).await;
+        }
         let mut decision = Decision::new(routed, message, profile, started, outcome);
         let mut parts = parts;
         if let Some(h) = &hit {
@@ -99,20 +127,22 @@ impl Bot {
     }
 
     /// Handlers before, the rules, handlers after: the parts a handler answered with
-    /// (if one did), the rule that fired, and the outcome so far.
+    /// (if one did), the rule that fired, the outcome so far, and the step a handler's
+    /// answer asks.
     async fn choose(
         &self,
         message: &Message,
         routed: &Routed,
         profile: &Profile,
-    ) -> Result<(Option<Vec<Part>>, Option<Hit>, &'static str), HandlerError> {
+    ) -> Result<Chosen, HandlerError> {
         let inner = &self.inner;
         let cx = |hit| Context::new(message, &routed.incoming, profile, hit, &inner.app);
         match run(&inner.before, &cx(None)).await? {
-            Flow::Reply(p) | Flow::Ask { parts: p, .. } => {
-                return Ok((Some(p), None, "handler_reply"));
+            Flow::Reply(p) => return Ok((Some(p), None, "handler_reply", None)),
+            Flow::Ask { parts, step } => {
+                return Ok((Some(parts), None, "handler_reply", Some(step)));
             }
-            Flow::Stop => return Ok((None, None, "handler_stop")),
+            Flow::Stop => return Ok((None, None, "handler_stop", None)),
             _ => {}
         }
         let hit = match inner.engine.find_shared(&routed.incoming).await {
@@ -124,9 +154,10 @@ impl Bot {
             }
         };
         Ok(match run(&inner.after, &cx(hit.as_ref())).await? {
-            Flow::Reply(p) | Flow::Ask { parts: p, .. } => (Some(p), hit, "handler_reply"),
-            Flow::Stop => (None, None, "handler_stop"),
-            _ => (None, hit, "no_rule"),
+            Flow::Reply(p) => (Some(p), hit, "handler_reply", None),
+            Flow::Ask { parts, step } => (Some(parts), hit, "handler_reply", Some(step)),
+            Flow::Stop => (None, None, "handler_stop", None),
+            _ => (None, hit, "no_rule", None),
         })
     }
 

@@ -617,3 +617,58 @@ reply = "现在是休息时间（{time}）。"
         Some("现在是休息时间（23:30）。")
     );
 }
+
+#[tokio::test]
+async fn a_rule_asks_and_the_next_app_message_is_read_in_its_step() {
+    let fake = fake().await;
+    let rules = r#"
+[[rules]]
+id = "return"
+keywords = ["退换货"]
+reply = "请选择订单类型：1 实物 2 虚拟"
+ask = { step = "return-type", answers = { "1" = "return-physical" }, otherwise = "return-again" }
+
+[[rules]]
+id = "return-physical"
+step = "return-type"
+reply = "请把商品寄回。"
+
+[[rules]]
+id = "return-again"
+step = "return-type"
+reply = "请回复 1 或 2。"
+
+[[rules]]
+id = "fallback"
+fallback = true
+reply = "收到！"
+"#;
+    let s = serve(
+        builder(&fake)
+            .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let send = sender(&s.url);
+    let mut said = Vec::new();
+    for (user, text) in [
+        ("zhangsan", "我要退换货"),
+        ("lisi", "1"),
+        ("zhangsan", "嗯？"),
+        ("zhangsan", "1"),
+        ("zhangsan", "1"),
+    ] {
+        said.push(send.send(&Inbound::text(user, text)).await.reply_text());
+    }
+    assert_eq!(
+        said,
+        [
+            Some("请选择订单类型：1 实物 2 虚拟".to_owned()),
+            Some("收到！".to_owned()), // another customer: not in the step
+            Some("请回复 1 或 2。".to_owned()),
+            Some("请把商品寄回。".to_owned()),
+            Some("收到！".to_owned()), // the step ended with the answer
+        ]
+    );
+}
