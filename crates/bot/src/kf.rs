@@ -41,7 +41,7 @@ use crate::dedup::{Answered, Claim};
 use crate::error::HandlerError;
 use crate::event_log::EventRecord;
 use crate::handler::{Context, Flow};
-use crate::pipeline::run;
+use crate::pipeline::{run, with_profile};
 use crate::render::{Piece, plan};
 
 /// WeCom's limit of `send_msg` messages per customer message.
@@ -502,13 +502,15 @@ impl Bot {
     ) -> Handled {
         let key = conversation_key(entry);
         let open = self.step_of(&key).await;
+        let profile = self.profile_of(&entry.external_userid, Channel::Kf).await;
         let mut incoming = Incoming::new(entry.external_userid.as_str(), text)
             .channel(Channel::Kf)
             .at_unix(entry.send_time);
+        incoming = with_profile(incoming, &profile);
         if let Some(open) = &open {
             incoming = incoming.in_step(open.step.as_str());
         }
-        let Some(hit) = self.kf_decide(entry, &incoming, callback).await else {
+        let Some(hit) = self.kf_decide(entry, &incoming, &profile, callback).await else {
             return Handled::Unanswered;
         };
         let asked = hit.ask.clone();
@@ -524,21 +526,22 @@ impl Bot {
         handled
     }
 
-    /// Handlers before, the rules, handlers after (as for app messages): what to answer,
+    /// Handlers before, the rules, handlers after (as for app messages, with the
+    /// customer's profile from the bot's provider): what to answer,
     /// or `None` when a handler stopped or failed (a failure is counted and logged: the
     /// entry is not read again).
     async fn kf_decide(
         &self,
         entry: &KfSyncedMessage,
         incoming: &Incoming,
+        profile: &crate::profile::Profile,
         callback: &Message,
     ) -> Option<KfHit> {
         let inner = &self.inner;
-        let profile = crate::profile::Profile::default();
         let cx = |hit| Context {
             message: callback,
             incoming,
-            profile: &profile,
+            profile,
             hit,
             app: &inner.app,
             kf: Some(entry),

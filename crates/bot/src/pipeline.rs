@@ -163,35 +163,42 @@ impl Bot {
 
     /// The sender's profile: cached, else from the provider; empty when it fails.
     async fn profile(&self, routed: &Routed) -> Profile {
+        self.profile_of(&routed.user, routed.channel).await
+    }
+
+    /// The profile of `user` on `channel`: cached, else from the provider; empty when it
+    /// fails.
+    pub(crate) async fn profile_of(
+        &self,
+        user: &str,
+        channel: wecom_sdk_matcher::Channel,
+    ) -> Profile {
         let inner = &self.inner;
         let Some(provider) = &inner.profiles else {
             return Profile::default();
         };
-        if routed.user.is_empty() || routed.user == "sys" {
+        if user.is_empty() || user == "sys" {
             return Profile::default();
         }
         let now = inner.clock.now();
-        if let Some(p) = inner.profile_cache.get(&routed.user, now) {
+        if let Some(p) = inner.profile_cache.get(user, now) {
             return p;
         }
         let sender = Sender {
-            user_id: &routed.user,
-            channel: routed.channel,
+            user_id: user,
+            channel,
         };
         match provider.profile(sender).await {
             Ok(p) => {
-                inner.profile_cache.put(&routed.user, p.clone(), now);
+                inner.profile_cache.put(user, p.clone(), now);
                 p
             }
             Err(e) => {
                 Metrics::incr(&inner.metrics.profile_errors);
-                tracing::warn!(user = %routed.user, error = %e, "profile lookup failed: answering without a profile");
-                inner.profile_cache.put_for(
-                    &routed.user,
-                    Profile::default(),
-                    now,
-                    FAILED_PROFILE_TTL,
-                );
+                tracing::warn!(user, error = %e, "profile lookup failed: answering without a profile");
+                inner
+                    .profile_cache
+                    .put_for(user, Profile::default(), now, FAILED_PROFILE_TTL);
                 Profile::default()
             }
         }
@@ -251,7 +258,7 @@ pub(crate) async fn run(
     Ok(Flow::Continue)
 }
 
-fn with_profile(mut incoming: Incoming, profile: &Profile) -> Incoming {
+pub(crate) fn with_profile(mut incoming: Incoming, profile: &Profile) -> Incoming {
     if let Some(n) = &profile.nickname {
         incoming = incoming.nickname(n.clone());
     }

@@ -113,6 +113,11 @@ impl WeComProfiles {
 #[async_trait]
 impl ProfileProvider for WeComProfiles {
     async fn profile(&self, sender: Sender<'_>) -> Result<Profile, HandlerError> {
+        if sender.channel == Channel::Kf {
+            // 微信客服 customers are WeChat users, not contacts of the company: WeCom's
+            // contact APIs do not know them (a CRM provider can).
+            return Ok(Profile::default());
+        }
         if sender.is_customer() {
             let detail = self.client.external_contact().get(sender.user_id).await?;
             let first = detail.follow_user.iter().min_by_key(|f| f.createtime);

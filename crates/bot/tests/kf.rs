@@ -502,3 +502,56 @@ async fn a_handler_asks_and_reads_the_answer_in_the_next_message() {
         ["请问订单号？", "订单 A2024 已发货。", "收到，稍后回复您。"]
     );
 }
+
+/// Knows 微信客服 customers by their external user id (a CRM, say).
+#[derive(Debug)]
+struct Crm;
+
+#[async_trait::async_trait]
+impl wecom_sdk_bot::ProfileProvider for Crm {
+    async fn profile(
+        &self,
+        sender: wecom_sdk_bot::Sender<'_>,
+    ) -> Result<wecom_sdk_bot::Profile, wecom_sdk_bot::HandlerError> {
+        assert_eq!(sender.channel, wecom_sdk_matcher::Channel::Kf);
+        let mut profile = wecom_sdk_bot::Profile::default();
+        profile.nickname = Some("王女士".to_owned());
+        profile.tags = vec!["VIP".to_owned()];
+        Ok(profile)
+    }
+}
+
+#[tokio::test]
+async fn the_profile_provider_names_微信客服_customers() {
+    let fake = kf_fake().await;
+    let rules = r#"
+[[rules]]
+id = "vip-hello"
+priority = 10
+keywords = ["你好"]
+audience = { has_tags = ["VIP"] }
+reply = "{nickname}您好，VIP 专线为您服务。"
+
+[[rules]]
+id = "hello"
+keywords = ["你好"]
+reply = "您好！"
+"#;
+    let bot = Bot::builder()
+        .callback(TOKEN, AES_KEY, CORP_ID)
+        .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
+        .client(client(&fake))
+        .profiles(std::sync::Arc::new(Crm))
+        .build()
+        .unwrap();
+    let served = serve(bot).await;
+    let notice = fake.kf_customer_says(KF, "wmKnown", "你好");
+    sender(&served.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    assert!(eventually(|| !kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmKnown").is_empty()).await);
+    assert_eq!(
+        kf_texts(&fake, "/cgi-bin/kf/send_msg", "wmKnown"),
+        ["王女士您好，VIP 专线为您服务。"]
+    );
+}
