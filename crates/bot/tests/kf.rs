@@ -90,12 +90,15 @@ async fn kf_fake() -> FakeWeCom {
 fn kf_bot(fake: &FakeWeCom) -> Bot {
     // 6 pieces of 2 048 bytes: one more than 微信客服 takes per customer message.
     let rules = KF_RULES.replace("LONG", &"七天无理由退换，运费由商家承担。".repeat(260));
+    kf_builder(fake, &rules).build().unwrap()
+}
+
+/// A bot on the fake with `rules` (TOML).
+fn kf_builder(fake: &FakeWeCom, rules: &str) -> wecom_sdk_bot::BotBuilder {
     Bot::builder()
         .callback(TOKEN, AES_KEY, CORP_ID)
-        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
+        .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
         .client(client(fake))
-        .build()
-        .unwrap()
 }
 
 /// The texts the fake accepted for `to` through `path`, in order.
@@ -341,10 +344,7 @@ impl wecom_sdk_bot::Handler for KfOrders {
 async fn handlers_answer_微信客服_messages_too() {
     let fake = kf_fake().await;
     let rules = KF_RULES.replace("LONG", "x");
-    let bot = Bot::builder()
-        .callback(TOKEN, AES_KEY, CORP_ID)
-        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
-        .client(client(&fake))
+    let bot = kf_builder(&fake, &rules)
         .before(std::sync::Arc::new(KfOrders))
         .build()
         .unwrap();
@@ -402,10 +402,7 @@ async fn every_entry_is_in_the_event_log_with_its_rule_and_delivery() {
     let fake = kf_fake().await;
     let records = std::sync::Arc::new(Records::default());
     let rules = KF_RULES.replace("LONG", "x");
-    let bot = Bot::builder()
-        .callback(TOKEN, AES_KEY, CORP_ID)
-        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
-        .client(client(&fake))
+    let bot = kf_builder(&fake, &rules)
         .event_sink(records.clone())
         .build()
         .unwrap();
@@ -481,10 +478,7 @@ impl wecom_sdk_bot::Handler for AsksForTheOrder {
 async fn a_handler_asks_and_reads_the_answer_in_the_next_message() {
     let fake = kf_fake().await;
     let rules = KF_RULES.replace("LONG", "x");
-    let bot = Bot::builder()
-        .callback(TOKEN, AES_KEY, CORP_ID)
-        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
-        .client(client(&fake))
+    let bot = kf_builder(&fake, &rules)
         .before(std::sync::Arc::new(AsksForTheOrder))
         .build()
         .unwrap();
@@ -537,10 +531,7 @@ id = "hello"
 keywords = ["你好"]
 reply = "您好！"
 "#;
-    let bot = Bot::builder()
-        .callback(TOKEN, AES_KEY, CORP_ID)
-        .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
-        .client(client(&fake))
+    let bot = kf_builder(&fake, rules)
         .profiles(std::sync::Arc::new(Crm))
         .build()
         .unwrap();

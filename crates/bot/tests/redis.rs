@@ -324,6 +324,25 @@ async fn cursors(test: &str) -> Option<Arc<dyn wecom_sdk_client::api::kf::Cursor
     }
 }
 
+/// Two bots on one 微信客服 account sharing the Redis dedup store and cursors, or
+/// `None` (and one line) when no Redis answers.
+async fn two_kf_instances(test: &str, fake: &wecom_sdk_sim::FakeWeCom) -> Option<(Served, Served)> {
+    let first_store = store(test).await?;
+    let second_store = store(test).await?;
+    let cursors = cursors(test).await?;
+    let instance = |dedup: RedisDedupStore| {
+        builder(fake)
+            .dedup_store(Arc::new(dedup))
+            .kf_cursors(Arc::clone(&cursors))
+            .build()
+            .unwrap()
+    };
+    Some((
+        serve(instance(first_store)).await,
+        serve(instance(second_store)).await,
+    ))
+}
+
 fn kf_replies(fake: &wecom_sdk_sim::FakeWeCom, to: &str) -> Vec<String> {
     fake.sent_messages()
         .into_iter()
@@ -374,21 +393,10 @@ async fn a_restarted_bot_reads_on_from_the_cursor_in_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_kf_account_answer_each_message_once() {
     let test = "kf-two";
-    let Some(first_store) = store(test).await else {
+    let fake = kf_fake().await;
+    let Some((a, b)) = two_kf_instances(test, &fake).await else {
         return;
     };
-    let second_store = store(test).await.unwrap();
-    let cursors = cursors(test).await.unwrap();
-    let fake = kf_fake().await;
-    let instance = |dedup: RedisDedupStore| {
-        builder(&fake)
-            .dedup_store(Arc::new(dedup))
-            .kf_cursors(Arc::clone(&cursors))
-            .build()
-            .unwrap()
-    };
-    let a = serve(instance(first_store)).await;
-    let b = serve(instance(second_store)).await;
     let (to_a, to_b) = (Arc::new(sender(&a.url)), Arc::new(sender(&b.url)));
     // Twenty customers write at once; WeCom calls either instance, some callbacks twice.
     let mut tasks = Vec::new();
@@ -502,21 +510,10 @@ reply = "收到"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_instance_syncs_an_account_at_a_time() {
     let test = "kf-lease";
-    let Some(first_store) = store(test).await else {
+    let fake = kf_fake().await;
+    let Some((a, b)) = two_kf_instances(test, &fake).await else {
         return;
     };
-    let second_store = store(test).await.unwrap();
-    let cursors = cursors(test).await.unwrap();
-    let fake = kf_fake().await;
-    let instance = |dedup: RedisDedupStore| {
-        builder(&fake)
-            .dedup_store(Arc::new(dedup))
-            .kf_cursors(Arc::clone(&cursors))
-            .build()
-            .unwrap()
-    };
-    let a = serve(instance(first_store)).await;
-    let b = serve(instance(second_store)).await;
     // Every API answer takes 150 ms: one runner's sync_msg calls are at least that far
     // apart; two runners in parallel would call within milliseconds of each other.
     fake.inject(&wecom_sdk_sim::Fault::latency(Duration::from_millis(150)));
