@@ -6,11 +6,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use wecom_sdk_matcher::AskedStep;
+use wecom_sdk_matcher::{AskedStep, Incoming};
 
 use crate::Bot;
 use crate::error::StoreError;
 use crate::metrics::Metrics;
+use crate::render::{Piece, plan};
 
 /// How long a step's record outlives its time-out (so the time-out reply finds it).
 const STEP_GRACE: Duration = Duration::from_secs(60);
@@ -56,6 +57,48 @@ impl Bot {
             tracing::warn!(error = %e, "conversation store failed: the step is not kept");
             None
         })
+    }
+}
+
+impl Bot {
+    /// When `open` times out with `key` still in it (a timer in this process;
+    /// `Bot::shutdown` stops it): ends the step and hands `send` the rules' answer to
+    /// `incoming` (the step's `on_timeout` reply).
+    pub(crate) fn on_time_out<F, Fut>(
+        &self,
+        key: String,
+        open: OpenStep,
+        incoming: Incoming,
+        send: F,
+    ) where
+        F: FnOnce(Bot, Vec<Piece>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let now_ms = unix_ms(self.inner.clock.now());
+        let timeout = Duration::from_millis(open.until_ms.saturating_sub(now_ms));
+        let (bot, cancelled) = (self.clone(), self.inner.stop.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = cancelled.cancelled() => {}
+                () = tokio::time::sleep(timeout) => {
+                    match bot.inner.conversations.clear(&key, Some(&open)).await {
+                        Ok(true) => {}
+                        Ok(false) => return, // answered, or another step since
+                        Err(e) => {
+                            Metrics::incr(&bot.inner.metrics.store_errors);
+                            tracing::warn!(error = %e, "conversation store failed: no time-out reply");
+                            return;
+                        }
+                    }
+                    let engine = &bot.inner.engine;
+                    let pieces = engine
+                        .find(&incoming)
+                        .map(|hit| plan(&hit.parts, engine.rules().sensitive_filter()))
+                        .unwrap_or_default();
+                    send(bot.clone(), pieces).await;
+                }
+            }
+        });
     }
 }
 

@@ -579,42 +579,21 @@ impl Bot {
         }
     }
 
-    /// Sends the step's time-out reply when `step` times out unanswered (a timer in
-    /// this process; `Bot::shutdown` stops it).
+    /// Sends the step's time-out reply through `kf/send_msg` when `open` times out
+    /// unanswered.
     fn kf_time_out(&self, entry: &KfSyncedMessage, key: String, open: OpenStep) {
-        let now_ms = unix_ms(self.inner.clock.now());
-        let timeout = Duration::from_millis(open.until_ms.saturating_sub(now_ms));
-        let (bot, cancelled) = (self.clone(), self.inner.stop.clone());
         let (kfid, customer) = (entry.open_kfid.clone(), entry.external_userid.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = cancelled.cancelled() => {}
-                () = tokio::time::sleep(timeout) => bot.kf_step_timed_out(&key, &open, &kfid, &customer).await,
-            }
-        });
-    }
-
-    /// A step timed out: when the customer is still in it, the step's time-out reply.
-    async fn kf_step_timed_out(&self, key: &str, open: &OpenStep, kfid: &str, customer: &str) {
-        let Some(kf) = &self.inner.kf else { return };
-        match self.inner.conversations.clear(key, Some(open)).await {
-            Ok(true) => {}
-            Ok(false) => return, // answered, or another step since
-            Err(e) => {
-                crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
-                tracing::warn!(error = %e, "conversation store failed: no time-out reply");
-                return;
-            }
-        }
-        self.inner.metrics.count_kf("step_timed_out");
-        let incoming = Incoming::new(customer, "")
+        let incoming = Incoming::new(customer.as_str(), "")
             .channel(Channel::Kf)
             .step_timed_out(open.step.as_str());
-        let (hit, _) = self.kf_hit(&incoming).await;
-        let (_, errors) = self.kf_send(kf, kfid, customer, &hit.pieces).await;
-        for error in errors {
-            tracing::warn!(customer, error, "the time-out reply was not sent");
-        }
+        self.on_time_out(key, open, incoming, move |bot, pieces| async move {
+            let Some(kf) = &bot.inner.kf else { return };
+            bot.inner.metrics.count_kf("step_timed_out");
+            let (_, errors) = bot.kf_send(kf, &kfid, &customer, &pieces).await;
+            for error in errors {
+                tracing::warn!(customer, error, "the time-out reply was not sent");
+            }
+        });
     }
 
     /// Sends `pieces` to `customer` with `kf/send_msg` (at most five): how many went, and

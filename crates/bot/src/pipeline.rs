@@ -96,9 +96,14 @@ impl Bot {
             routed.incoming = std::mem::take(&mut routed.incoming).in_step(open.step.as_str());
         }
         let (parts, hit, outcome, asked) = self.choose(message, &routed, &profile).await?;
-        if let Some(key) = &conversation {
+        if let Some(key) = conversation {
             let asked = asked.or_else(|| hit.as_ref().and_then(|h| h.ask.clone()));
-            self.keep_step(key, open.as_ref(), asked.as_ref()).await;
+            let kept = self.keep_step(&key, open.as_ref(), asked.as_ref()).await;
+            if let (Some(step), Some(asked)) = (kept, &asked)
+                && asked.has_timeout_reply
+            {
+                self.app_time_out(&routed, key, step);
+            }
         }
         let mut decision = Decision::new(routed, message, profile, started, outcome);
         let mut parts = parts;
@@ -159,6 +164,37 @@ impl Bot {
             Flow::Stop => (None, None, "handler_stop", None),
             _ => (None, hit, "no_rule", None),
         })
+    }
+
+    /// Sends the step's time-out reply actively (`message/send`) when `open` times out
+    /// unanswered (with a client, to a member the app can write to).
+    fn app_time_out(&self, routed: &Routed, key: String, open: crate::conversation::OpenStep) {
+        let (Some(_), Route::Passive(target) | Route::Active(target)) =
+            (&self.inner.client, &routed.route)
+        else {
+            return;
+        };
+        let target = target.clone();
+        let incoming = Incoming::new(routed.user.as_str(), "")
+            .channel(routed.channel)
+            .step_timed_out(open.step.as_str());
+        self.on_time_out(key, open, incoming, move |bot, pieces| async move {
+            let inner = &bot.inner;
+            let Some(client) = &inner.client else { return };
+            let sent = send_active(
+                client,
+                &inner.media,
+                &inner.media_dir,
+                &target,
+                &pieces,
+                inner.clock.now(),
+            )
+            .await;
+            count(&inner.metrics, &sent);
+            for error in &sent.errors {
+                tracing::warn!(error, "the time-out reply was not sent");
+            }
+        });
     }
 
     /// The sender's profile: cached, else from the provider; empty when it fails.

@@ -672,3 +672,49 @@ reply = "收到！"
         ]
     );
 }
+
+#[tokio::test]
+async fn an_unanswered_question_gets_its_time_out_reply_actively() {
+    let fake = fake().await;
+    let rules = r#"
+[[rules]]
+id = "return"
+keywords = ["退换货"]
+reply = "请选择订单类型：1 实物 2 虚拟"
+ask = { step = "return-type", answers = { "1" = "return-physical" }, on_timeout = "return-timeout", timeout = "1s" }
+
+[[rules]]
+id = "return-physical"
+step = "return-type"
+reply = "请把商品寄回。"
+
+[[rules]]
+id = "return-timeout"
+step = "return-type"
+reply = "退换货申请已超时，需要时请重新发送「退换货」。"
+"#;
+    let s = serve(
+        builder(&fake)
+            .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let send = sender(&s.url);
+    let asked = send.send(&Inbound::text("zhangsan", "退换货")).await;
+    assert_eq!(
+        asked.reply_text().as_deref(),
+        Some("请选择订单类型：1 实物 2 虚拟")
+    );
+    // lisi answers in time: no time-out reply for lisi.
+    send.send(&Inbound::text("lisi", "退换货")).await;
+    let answered = send.send(&Inbound::text("lisi", "1")).await;
+    assert_eq!(answered.reply_text().as_deref(), Some("请把商品寄回。"));
+    assert!(eventually(|| !texts_to(&fake, "zhangsan").is_empty()).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        texts_to(&fake, "zhangsan"),
+        ["退换货申请已超时，需要时请重新发送「退换货」。"]
+    );
+    assert!(texts_to(&fake, "lisi").is_empty());
+}
