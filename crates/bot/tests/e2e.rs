@@ -618,6 +618,17 @@ reply = "现在是休息时间（{time}）。"
     );
 }
 
+/// The test bot with `rules` (TOML) instead of the usual ones, served.
+async fn serve_rules(fake: &wecom_sdk_sim::FakeWeCom, rules: &str) -> Served {
+    serve(
+        builder(fake)
+            .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
+            .build()
+            .unwrap(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_rule_asks_and_the_next_app_message_is_read_in_its_step() {
     let fake = fake().await;
@@ -643,13 +654,7 @@ id = "fallback"
 fallback = true
 reply = "收到！"
 "#;
-    let s = serve(
-        builder(&fake)
-            .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
-            .build()
-            .unwrap(),
-    )
-    .await;
+    let s = serve_rules(&fake, rules).await;
     let send = sender(&s.url);
     let mut said = Vec::new();
     for (user, text) in [
@@ -693,13 +698,7 @@ id = "return-timeout"
 step = "return-type"
 reply = "退换货申请已超时，需要时请重新发送「退换货」。"
 "#;
-    let s = serve(
-        builder(&fake)
-            .engine(Engine::new(RuleSet::from_toml_str(rules).unwrap()))
-            .build()
-            .unwrap(),
-    )
-    .await;
+    let s = serve_rules(&fake, rules).await;
     let send = sender(&s.url);
     let asked = send.send(&Inbound::text("zhangsan", "退换货")).await;
     assert_eq!(
