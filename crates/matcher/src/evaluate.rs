@@ -365,11 +365,12 @@ impl Engine {
             actions: rule.def.actions.clone(),
             stop: rule.def.stop,
             intent: None,
-            ask: rule.def.ask.as_ref().map(|a| AskedStep {
-                step: a.step.clone(),
-                timeout_secs: a.timeout_secs,
-                has_timeout_reply: a.on_timeout.is_some(),
-            }),
+            ask: rule
+                .def
+                .ask
+                .as_ref()
+                .and_then(|a| set.steps.get(&a.step))
+                .map(|step| step.asked.clone()),
         }
     }
 
