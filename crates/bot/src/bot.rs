@@ -603,6 +603,12 @@ pub(crate) fn unix_secs(at: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Unix milliseconds of `at`.
+pub(crate) fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Lets the crypto crate read the bot's clock (same shape, another trait).
 #[derive(Debug)]
 struct CryptoClock(Arc<dyn Clock>);

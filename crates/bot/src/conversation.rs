@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use wecom_sdk_matcher::{AskedStep, Incoming};
 
 use crate::Bot;
+use crate::bot::unix_ms;
 use crate::error::StoreError;
 use crate::metrics::Metrics;
 use crate::render::{Piece, plan};
@@ -100,12 +101,6 @@ impl Bot {
             }
         });
     }
-}
-
-/// Unix milliseconds of `at`.
-pub(crate) fn unix_ms(at: std::time::SystemTime) -> u64 {
-    at.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A conversation step a customer is in.

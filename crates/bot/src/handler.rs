@@ -47,7 +47,7 @@ impl Flow {
 }
 
 /// What a handler sees.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Context<'a> {
     /// The callback, parsed.

@@ -3,7 +3,7 @@
 //! actions and the event record ([`finish`]).
 
 use std::sync::Arc;
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use wecom_sdk_matcher::{Action, Hit, Incoming, Part};
 use wecom_sdk_message::callback::{Body, Event, Message};
@@ -23,7 +23,7 @@ use crate::render::{Piece, plan};
 const FAILED_PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What `choose` found: a handler's parts, the hit, the outcome, a handler's question.
-type Chosen = (
+pub(crate) type Chosen = (
     Option<Vec<Part>>,
     Option<Hit>,
     &'static str,
@@ -95,7 +95,8 @@ impl Bot {
         if let Some(open) = &open {
             routed.incoming = std::mem::take(&mut routed.incoming).in_step(open.step.as_str());
         }
-        let (parts, hit, outcome, asked) = self.choose(message, &routed, &profile).await?;
+        let cx = Context::new(message, &routed.incoming, &profile, None, &inner.app);
+        let (parts, hit, outcome, asked) = self.choose(cx).await?;
         if let Some(key) = conversation {
             let asked = asked.or_else(|| hit.as_ref().and_then(|h| h.ask.clone()));
             let kept = self.keep_step(&key, open.as_ref(), asked.as_ref()).await;
@@ -131,18 +132,13 @@ impl Bot {
         Ok(decision.decided())
     }
 
-    /// Handlers before, the rules, handlers after: the parts a handler answered with
-    /// (if one did), the rule that fired, the outcome so far, and the step a handler's
-    /// answer asks.
-    async fn choose(
-        &self,
-        message: &Message,
-        routed: &Routed,
-        profile: &Profile,
-    ) -> Result<Chosen, HandlerError> {
+    /// Handlers before, the rules, handlers after (each seeing `cx`, the after-handlers
+    /// with the hit): the parts a handler answered with (if one did), the rule that
+    /// fired, the outcome so far, and the step a handler's answer asks. The 微信客服
+    /// channel runs the same.
+    pub(crate) async fn choose(&self, cx: Context<'_>) -> Result<Chosen, HandlerError> {
         let inner = &self.inner;
-        let cx = |hit| Context::new(message, &routed.incoming, profile, hit, &inner.app);
-        match run(&inner.before, &cx(None)).await? {
+        match run(&inner.before, &cx).await? {
             Flow::Reply(p) => return Ok((Some(p), None, "handler_reply", None)),
             Flow::Ask { parts, step } => {
                 return Ok((Some(parts), None, "handler_reply", Some(step)));
@@ -150,20 +146,31 @@ impl Bot {
             Flow::Stop => return Ok((None, None, "handler_stop", None)),
             _ => {}
         }
-        let hit = match inner.engine.find_shared(&routed.incoming).await {
-            Ok(hit) => hit,
-            Err(e) => {
-                Metrics::incr(&inner.metrics.store_errors);
-                tracing::warn!(error = %e, "counter store failed: matching with local counters");
-                inner.engine.find(&routed.incoming)
-            }
+        let hit = self.find_counting(cx.incoming).await;
+        let after = Context {
+            hit: hit.as_ref(),
+            ..cx
         };
-        Ok(match run(&inner.after, &cx(hit.as_ref())).await? {
+        Ok(match run(&inner.after, &after).await? {
             Flow::Reply(p) => (Some(p), hit, "handler_reply", None),
             Flow::Ask { parts, step } => (Some(parts), hit, "handler_reply", Some(step)),
             Flow::Stop => (None, None, "handler_stop", None),
             _ => (None, hit, "no_rule", None),
         })
+    }
+
+    /// The rules' hit for `incoming`, counting limits in the shared store — or, when it
+    /// fails (counted), in this process's.
+    pub(crate) async fn find_counting(&self, incoming: &Incoming) -> Option<Hit> {
+        let engine = &self.inner.engine;
+        match engine.find_shared(incoming).await {
+            Ok(hit) => hit,
+            Err(e) => {
+                Metrics::incr(&self.inner.metrics.store_errors);
+                tracing::warn!(error = %e, "counter store failed: matching with local counters");
+                engine.find(incoming)
+            }
+        }
     }
 
     /// Sends the step's time-out reply actively (`message/send`) when `open` times out
@@ -281,10 +288,7 @@ impl Decision {
 
 /// Runs handlers in order until one does not continue.
 /// Runs `handlers` in order until one answers or stops.
-pub(crate) async fn run(
-    handlers: &[Arc<dyn Handler>],
-    cx: &Context<'_>,
-) -> Result<Flow, HandlerError> {
+async fn run(handlers: &[Arc<dyn Handler>], cx: &Context<'_>) -> Result<Flow, HandlerError> {
     for handler in handlers {
         match handler.handle(cx).await? {
             Flow::Continue => {}
@@ -380,11 +384,7 @@ pub(crate) fn record(
 ) {
     let inner = &bot.inner;
     let Some(sink) = &inner.sink else { return };
-    let at_ms = inner
-        .clock
-        .now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let at_ms = i64::try_from(crate::bot::unix_ms(inner.clock.now())).unwrap_or(i64::MAX);
     sink.record(&EventRecord {
         at_ms,
         app: inner.app.clone(),

@@ -12,12 +12,12 @@ use wecom_sdk_message::send::{KfContent, KfEventMessage, KfMessage};
 
 use super::KfChannel;
 use crate::Bot;
-use crate::conversation::{OpenStep, unix_ms};
+use crate::bot::unix_ms;
+use crate::conversation::OpenStep;
 use crate::dedup::Answered;
-use crate::error::HandlerError;
 use crate::event_log::EventRecord;
-use crate::handler::{Context, Flow};
-use crate::pipeline::{run, with_profile};
+use crate::handler::Context;
+use crate::pipeline::with_profile;
 use crate::render::{Piece, plan};
 
 /// WeCom's limit of `send_msg` messages per customer message.
@@ -218,29 +218,24 @@ impl Bot {
         });
     }
 
-    /// The rules' answer to `incoming` (nothing when no rule fires), and the hit.
-    async fn kf_hit(&self, incoming: &Incoming) -> (KfHit, Option<Hit>) {
-        let engine = &self.inner.engine;
-        let hit: Option<Hit> = match engine.find_shared(incoming).await {
-            Ok(hit) => hit,
-            Err(e) => {
-                crate::metrics::Metrics::incr(&self.inner.metrics.store_errors);
-                tracing::warn!(error = %e, "counter store failed: matching with local counters");
-                engine.find(incoming)
-            }
-        };
-        let Some(hit) = hit else {
-            return (KfHit::default(), None);
-        };
+    /// The rules' answer to `incoming` (nothing when no rule fires).
+    async fn kf_hit(&self, incoming: &Incoming) -> KfHit {
+        self.find_counting(incoming)
+            .await
+            .map(|hit| self.kf_hit_of(hit))
+            .unwrap_or_default()
+    }
+
+    /// What to answer for rule hit `hit` (counted).
+    fn kf_hit_of(&self, hit: Hit) -> KfHit {
         self.inner.metrics.rule_hit(hit.rule_id());
-        let answer = KfHit {
-            pieces: plan(&hit.parts, engine.rules().sensitive_filter()),
-            actions: hit.actions.clone(),
-            ask: hit.ask.clone(),
+        KfHit {
+            pieces: plan(&hit.parts, self.inner.engine.rules().sensitive_filter()),
             rule: Some(hit.rule_id().to_owned()),
-            variant: hit.variant.clone(),
-        };
-        (answer, Some(hit))
+            variant: hit.variant,
+            actions: hit.actions,
+            ask: hit.ask,
+        }
     }
 
     /// A customer text, read in the customer's conversation step (if one is open); the
@@ -279,10 +274,9 @@ impl Bot {
         handled
     }
 
-    /// Handlers before, the rules, handlers after (as for app messages, with the
-    /// customer's profile from the bot's provider): what to answer,
-    /// or `None` when a handler stopped or failed (a failure is counted and logged: the
-    /// entry is not read again).
+    /// Handlers before, the rules, handlers after, as for app messages (`choose`), with
+    /// the customer's profile: what to answer, or `None` when a handler stopped or failed
+    /// (a failure is counted and logged: the entry is not read again).
     async fn kf_decide(
         &self,
         entry: &KfSyncedMessage,
@@ -291,42 +285,30 @@ impl Bot {
         callback: &Message,
     ) -> Option<KfHit> {
         let inner = &self.inner;
-        let cx = |hit| Context {
+        let cx = Context {
             message: callback,
             incoming,
             profile,
-            hit,
+            hit: None,
             app: &inner.app,
             kf: Some(entry),
         };
-        let filter = inner.engine.rules().sensitive_filter().clone();
-        let answer = |parts: Vec<wecom_sdk_matcher::Part>, ask: Option<AskedStep>| KfHit {
-            pieces: plan(&parts, &filter),
-            ask,
-            ..KfHit::default()
-        };
-        let failed = |e: HandlerError| {
-            inner.metrics.count_kf("handler_failed");
-            tracing::warn!(error = %e, msgid = %entry.msgid, "handler failed on a 微信客服 message: not answered");
-        };
-        match run(&inner.before, &cx(None)).await {
-            Ok(Flow::Reply(parts)) => return Some(answer(parts, None)),
-            Ok(Flow::Ask { parts, step }) => return Some(answer(parts, Some(step))),
-            Ok(Flow::Stop) => return None,
-            Ok(_) => {}
-            Err(e) => {
-                failed(e);
-                return None;
+        match self.choose(cx).await {
+            Ok((Some(parts), hit, _, ask)) => {
+                if let Some(hit) = &hit {
+                    inner.metrics.rule_hit(hit.rule_id());
+                }
+                Some(KfHit {
+                    pieces: plan(&parts, inner.engine.rules().sensitive_filter()),
+                    ask,
+                    ..KfHit::default()
+                })
             }
-        }
-        let (hit, found) = self.kf_hit(incoming).await;
-        match run(&inner.after, &cx(found.as_ref())).await {
-            Ok(Flow::Reply(parts)) => Some(answer(parts, None)),
-            Ok(Flow::Ask { parts, step }) => Some(answer(parts, Some(step))),
-            Ok(Flow::Stop) => None,
-            Ok(_) => Some(hit),
+            Ok((None, _, "handler_stop", _)) => None,
+            Ok((None, hit, _, _)) => Some(hit.map(|h| self.kf_hit_of(h)).unwrap_or_default()),
             Err(e) => {
-                failed(e);
+                inner.metrics.count_kf("handler_failed");
+                tracing::warn!(error = %e, msgid = %entry.msgid, "handler failed on a 微信客服 message: not answered");
                 None
             }
         }
@@ -449,7 +431,7 @@ impl Bot {
         if code.is_empty() {
             return Handled::Ignored;
         }
-        let (hit, _) = self.kf_hit(incoming).await;
+        let hit = self.kf_hit(incoming).await;
         trace.rule.clone_from(&hit.rule);
         let Some(content) = hit.pieces.iter().find_map(|p| match p {
             // send_msg_on_event carries text (and menus) only.
