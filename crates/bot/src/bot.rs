@@ -19,6 +19,7 @@ use wecom_sdk_matcher::Engine;
 use wecom_sdk_message::callback::Message;
 
 use crate::actions::{Actions, Escalation, EscalationHook};
+use crate::aibot::{AiBot, AiBotChannel};
 use crate::conversation::{ConversationStore, MemoryConversationStore};
 use crate::dedup::{Answered, Claim, DedupStore, MemoryDedupStore};
 use crate::deliver::MediaCache;
@@ -82,7 +83,10 @@ impl std::fmt::Debug for Bot {
 pub(crate) struct Inner {
     pub(crate) app: String,
     pub(crate) corp_id: String,
-    pub(crate) crypto: CallbackCrypto,
+    /// The app callback's crypto (`None` for a bot that serves only the AI bot).
+    pub(crate) crypto: Option<CallbackCrypto>,
+    /// The AI-bot channel (智能机器人).
+    pub(crate) aibot: Option<AiBotChannel>,
     pub(crate) engine: Arc<Engine>,
     pub(crate) client: Option<Client>,
     /// The 微信客服 channel (with a client).
@@ -149,6 +153,7 @@ pub struct BotBuilder {
     kf_client: Option<Client>,
     kf_cursors: Option<Arc<dyn CursorStore>>,
     conversations: Option<Arc<dyn ConversationStore>>,
+    aibot: Option<AiBot>,
 }
 
 impl std::fmt::Debug for BotBuilder {
@@ -192,6 +197,7 @@ impl Bot {
             kf_client: None,
             kf_cursors: None,
             conversations: None,
+            aibot: None,
         }
     }
 
@@ -252,14 +258,18 @@ impl Bot {
         }
     }
 
+    /// The app callback's crypto; a bot built for the AI bot only refuses app callbacks.
+    fn app_crypto(&self) -> Result<&CallbackCrypto, Rejection> {
+        self.inner.crypto.as_ref().ok_or(Rejection::Method)
+    }
+
     fn verify(&self, request: &CallbackRequest) -> Result<CallbackResponse, Rejection> {
+        let crypto = self.app_crypto()?;
         let q = Query::read(request)?;
         let echostr = request
             .query_value("echostr")
             .ok_or(Rejection::MissingQuery("echostr"))?;
-        let plain = self
-            .inner
-            .crypto
+        let plain = crypto
             .verify_url(&q.signature, &q.timestamp, &q.nonce, &echostr)
             .map_err(|e| Rejection::from_crypto(&e))?;
         self.inner.metrics.outcome("verified");
@@ -281,8 +291,8 @@ impl Bot {
         let q = Query::read(request)?;
         let body = std::str::from_utf8(&request.body)
             .map_err(|_| Rejection::Malformed("the body is not UTF-8".to_owned()))?;
-        let plain = inner
-            .crypto
+        let plain = self
+            .app_crypto()?
             .decrypt_message(&q.signature, &q.timestamp, &q.nonce, body)
             .map_err(|e| Rejection::from_crypto(&e))?;
         let message = Message::from_xml(&plain)
@@ -402,7 +412,13 @@ impl Bot {
                     let xml = decision
                         .message
                         .reply_xml(&reply, unix_secs(inner.clock.now()));
-                    match inner.crypto.encrypt_reply(&xml, &q.timestamp, &q.nonce) {
+                    let sealed = self
+                        .app_crypto()
+                        .map_err(|_| wecom_sdk_crypto::CryptoError::GenReturnXml {
+                            reason: "no app callback settings",
+                        })
+                        .and_then(|c| c.encrypt_reply(&xml, &q.timestamp, &q.nonce));
+                    match sealed {
                         Ok(envelope) => {
                             let bytes = bytes::Bytes::from(envelope);
                             self.complete(key, &Answered::Passive(bytes.clone())).await;
@@ -569,13 +585,13 @@ type Decided = Result<Result<Decision, crate::error::HandlerError>, Box<dyn std:
 
 /// The signature parameters of a callback query.
 pub(crate) struct Query {
-    signature: String,
-    timestamp: String,
-    nonce: String,
+    pub(crate) signature: String,
+    pub(crate) timestamp: String,
+    pub(crate) nonce: String,
 }
 
 impl Query {
-    fn read(request: &CallbackRequest) -> Result<Self, Rejection> {
+    pub(crate) fn read(request: &CallbackRequest) -> Result<Self, Rejection> {
         let get = |name: &'static str| {
             request
                 .query_value(name)
@@ -678,6 +694,16 @@ impl BotBuilder {
     /// process's memory, [`MemoryConversationStore`]).
     pub fn conversations(mut self, store: Arc<dyn ConversationStore>) -> Self {
         self.conversations = Some(store);
+        self
+    }
+
+    /// Serve WeCom's AI bot (智能机器人) too — or only it, without
+    /// [`callback`](Self::callback): by callback ([`AiBot::callback`], served by
+    /// [`Bot::router`] at `/wecom/aibot`) or over the long connection
+    /// ([`AiBot::websocket`], run with [`Bot::run_ai_bot`]). Its messages run the same
+    /// handlers and rules (`Channel::AiBot`).
+    pub fn ai_bot(mut self, ai_bot: AiBot) -> Self {
+        self.aibot = Some(ai_bot);
         self
     }
 
@@ -812,18 +838,8 @@ impl BotBuilder {
         self
     }
 
-    /// Builds the bot.
-    ///
-    /// # Errors
-    /// [`BuildError::Missing`] without callback settings or an engine;
-    /// [`BuildError::Callback`] for settings WeCom would not issue;
-    /// [`BuildError::Invalid`] for a budget over 4.5 s or a path not starting with `/`;
-    /// [`BuildError::Watch`] when the rules file cannot be watched.
-    pub fn build(self) -> Result<Bot, BuildError> {
-        let (token, aes_key, corp_id) = self.callback.ok_or(BuildError::Missing(
-            "callback settings (token, EncodingAESKey, corp id)",
-        ))?;
-        let engine = self.engine.ok_or(BuildError::Missing("engine"))?;
+    /// The budget and the paths, checked.
+    fn check(&self) -> Result<(), BuildError> {
         if self.budget > Duration::from_millis(4500) {
             return Err(BuildError::Invalid {
                 name: "budget",
@@ -846,12 +862,29 @@ impl BotBuilder {
                 });
             }
         }
-        let mut crypto = CallbackCrypto::new(token, &aes_key, corp_id.clone())?;
-        if let Some(window) = self.replay_window {
-            crypto = crypto
-                .replay_window(window)
-                .clock(Arc::new(CryptoClock(Arc::clone(&self.clock))));
+        Ok(())
+    }
+
+    /// Builds the bot.
+    ///
+    /// # Errors
+    /// [`BuildError::Missing`] without callback settings or an engine;
+    /// [`BuildError::Callback`] for settings WeCom would not issue;
+    /// [`BuildError::Invalid`] for a budget over 4.5 s or a path not starting with `/`;
+    /// [`BuildError::Watch`] when the rules file cannot be watched.
+    pub fn build(self) -> Result<Bot, BuildError> {
+        if self.callback.is_none() && self.aibot.is_none() {
+            return Err(BuildError::Missing(
+                "callback settings (token, EncodingAESKey, corp id) or an AI bot",
+            ));
         }
+        self.check()?;
+        let engine = self.engine.ok_or(BuildError::Missing("engine"))?;
+        let (crypto, corp_id) = app_crypto(self.callback, self.replay_window, &self.clock)?;
+        let aibot = match self.aibot {
+            Some(ai) => Some(ai.build(&self.clock, wecom_sdk_client::http_client())?),
+            None => None,
+        };
         let metrics = Arc::new(Metrics::default());
         let watcher = match &self.watch {
             Some(path) => Some(crate::reload::watch(
@@ -885,6 +918,7 @@ impl BotBuilder {
         Ok(Bot {
             inner: Arc::new(Inner {
                 kf,
+                aibot,
                 conversations,
                 stop: CancellationToken::new(),
                 app: self.app,
@@ -920,6 +954,24 @@ impl BotBuilder {
             }),
         })
     }
+}
+
+/// The app callback's crypto and corp id, when the app callback is configured.
+fn app_crypto(
+    callback: Option<(String, String, String)>,
+    replay_window: Option<Duration>,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Option<CallbackCrypto>, String), BuildError> {
+    let Some((token, aes_key, corp_id)) = callback else {
+        return Ok((None, String::new()));
+    };
+    let mut crypto = CallbackCrypto::new(token, &aes_key, corp_id.clone())?;
+    if let Some(window) = replay_window {
+        crypto = crypto
+            .replay_window(window)
+            .clock(Arc::new(CryptoClock(Arc::clone(clock))));
+    }
+    Ok((Some(crypto), corp_id))
 }
 
 impl Escalation {

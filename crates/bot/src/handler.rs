@@ -3,9 +3,12 @@
 
 use async_trait::async_trait;
 use wecom_sdk_matcher::{AskedStep, Hit, Incoming, Part};
+use wecom_sdk_message::aibot::AiBotMessage;
 use wecom_sdk_message::callback::Message;
 use wecom_sdk_message::kf::KfSyncedMessage;
+use wecom_sdk_message::send::TemplateCard;
 
+use crate::aibot::{MediaFetcher, TextStream};
 use crate::error::HandlerError;
 use crate::profile::Profile;
 
@@ -29,6 +32,14 @@ pub enum Flow {
         /// The step it opens.
         step: AskedStep,
     },
+    /// Answer with text that arrives in pieces (an LLM's tokens, a lookup reporting
+    /// progress). The AI bot streams it as it comes (WeCom shows the text growing); the
+    /// other channels send the whole text once the stream ends.
+    Stream(TextStream),
+    /// Answer with a template card: the AI bot's welcome or reply, or — to a
+    /// `template_card_event` — the clicked card's update (the bot fills in the clicked
+    /// card's `task_id`). Other channels send its title and description as text.
+    Card(Box<TemplateCard>),
 }
 
 impl Flow {
@@ -50,8 +61,9 @@ impl Flow {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Context<'a> {
-    /// The callback, parsed.
-    pub message: &'a Message,
+    /// The app callback, parsed (for 微信客服: the `kf_msg_or_event` callback that
+    /// started the sync; `None` for the AI bot, whose message is in `aibot`).
+    pub message: Option<&'a Message>,
     /// The message as the matcher sees it (text or event, profile filled in, `at` =
     /// its `CreateTime`).
     pub incoming: &'a Incoming,
@@ -64,6 +76,11 @@ pub struct Context<'a> {
     /// The 微信客服 entry being answered (`message` is then the `kf_msg_or_event`
     /// callback that started the sync; `incoming` is the customer's message).
     pub kf: Option<&'a KfSyncedMessage>,
+    /// The AI-bot (智能机器人) message being answered (`incoming` has its text with the
+    /// @-mentions taken out).
+    pub aibot: Option<&'a AiBotMessage>,
+    /// Downloads and decrypts the AI-bot message's images and files (AI bot only).
+    pub media: Option<&'a MediaFetcher>,
 }
 
 impl<'a> Context<'a> {
@@ -76,12 +93,14 @@ impl<'a> Context<'a> {
         app: &'a str,
     ) -> Self {
         Self {
-            message,
+            message: Some(message),
             incoming,
             profile,
             hit,
             app,
             kf: None,
+            aibot: None,
+            media: None,
         }
     }
 }

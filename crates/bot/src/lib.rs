@@ -31,6 +31,7 @@
 //! this crate's `docs/deployment.md`.
 
 mod actions;
+mod aibot;
 mod bot;
 mod conversation;
 mod dedup;
@@ -47,6 +48,8 @@ mod profile;
 mod redis_conversation;
 #[cfg(feature = "redis")]
 mod redis_dedup;
+#[cfg(feature = "redis")]
+mod redis_stream;
 mod reload;
 mod render;
 mod request;
@@ -54,6 +57,11 @@ mod request;
 mod router;
 
 pub use actions::{Escalation, EscalationHook};
+pub use aibot::{
+    AiBot, AiBotError, DEFAULT_AI_BOT_PATH, DEFAULT_MAX_MEDIA, DEFAULT_STREAM_WINDOW,
+    DEFAULT_WS_URL, MEDIA_URL_LIFETIME, MediaError, MediaFetcher, MemoryStreamStore, StreamPiece,
+    StreamState, StreamStore, StreamWriter, TextStream,
+};
 pub use bot::{
     Bot, BotBuilder, DEFAULT_BUDGET, DEFAULT_DONE_TTL, DEFAULT_LEASE, DEFAULT_MAX_BODY,
     DEFAULT_PATH, OUTAGE_PROBE,
@@ -69,6 +77,8 @@ pub use profile::{Profile, ProfileProvider, Sender, WeComProfiles};
 pub use redis_conversation::RedisConversationStore;
 #[cfg(feature = "redis")]
 pub use redis_dedup::RedisDedupStore;
+#[cfg(feature = "redis")]
+pub use redis_stream::RedisStreamStore;
 pub use render::{MAX_ARTICLES, NewsItem, Piece, passive_reply, plan};
 pub use request::{CallbackRequest, CallbackResponse, Method};
 #[cfg(feature = "axum")]
@@ -80,6 +90,10 @@ pub use wecom_sdk_matcher::{Clock, ManualClock, SystemClock};
 /// The guide: running a bot (`docs/bot.md` of this crate).
 #[doc = include_str!("../docs/bot.md")]
 pub mod guide {}
+
+/// The AI-bot channel (`docs/ai-bot.md` of this crate).
+#[doc = include_str!("../docs/ai-bot.md")]
+pub mod ai_bot_guide {}
 
 /// The 微信客服 channel (`docs/kf.md` of this crate).
 #[doc = include_str!("../docs/kf.md")]

@@ -56,12 +56,48 @@ const KF: [&str; 21] = [
     "other",
 ];
 
+/// What the AI-bot channel counts (`wecom_bot_aibot_total{what}`).
+const AIBOT: [&str; 31] = [
+    "verified",
+    "rejected",
+    "answered",
+    "streamed",
+    "welcomed",
+    "card_updated",
+    "unanswered",
+    "feedback",
+    "own_message",
+    "redelivered",
+    "duplicate",
+    "deferred",
+    "late_event",
+    "handler_failed",
+    "reply_invalid",
+    "stream_polled",
+    "stream_unknown",
+    "stream_finished",
+    "stream_truncated",
+    "image_dropped",
+    "response_url_sent",
+    "response_url_failed",
+    "response_url_missing",
+    "ws_connected",
+    "ws_reconnect",
+    "ws_resumed",
+    "ws_refused",
+    "media_fetched",
+    "media_expired",
+    "media_failed",
+    "other",
+];
+
 /// The bot's metrics. Read them with [`Bot::metrics`](crate::Bot::metrics); the router
 /// serves them at `/metrics` when asked to.
 #[derive(Debug, Default)]
 pub struct Metrics {
     outcomes: [AtomicU64; OUTCOMES.len()],
     kf: [AtomicU64; KF.len()],
+    aibot: [AtomicU64; AIBOT.len()],
     rule_hits: Mutex<BTreeMap<String, u64>>,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -93,8 +129,11 @@ impl Metrics {
 
     /// Counts a 微信客服 event (one of [`KF`]; anything else as `other`).
     pub(crate) fn count_kf(&self, what: &'static str) {
-        let i = KF.iter().position(|k| *k == what).unwrap_or(KF.len() - 1);
-        add(&self.kf[i]);
+        add(&self.kf[slot(&KF, what)]);
+    }
+
+    pub(crate) fn count_ai(&self, what: &'static str) {
+        add(&self.aibot[slot(&AIBOT, what)]);
     }
 
     pub(crate) fn rule_hit(&self, rule: &str) {
@@ -147,9 +186,14 @@ impl Metrics {
     /// `send_failed`, `limit_five_replies` (95001),
     /// `limit_48h` (95002).
     pub fn kf(&self, what: &str) -> u64 {
-        KF.iter()
-            .position(|k| *k == what)
-            .map_or(0, |i| self.kf[i].load(Ordering::Relaxed))
+        read(&KF, &self.kf, what)
+    }
+
+    /// What the AI-bot channel counted as `what` (`streamed`, `welcomed`,
+    /// `card_updated`, `stream_polled`, `response_url_sent`, `ws_reconnect`,
+    /// `ws_resumed`, `redelivered`, …; see the metrics guide).
+    pub fn ai_bot(&self, what: &str) -> u64 {
+        read(&AIBOT, &self.aibot, what)
     }
 
     /// Times rule `rule` answered.
@@ -214,12 +258,9 @@ impl Metrics {
             }
         }
         out.push_str("# HELP wecom_bot_kf_total 微信客服 entries and sends by what came of them.\n# TYPE wecom_bot_kf_total counter\n");
-        for (what, n) in KF.iter().zip(&self.kf) {
-            let n = n.load(Ordering::Relaxed);
-            if n > 0 {
-                let _ = writeln!(out, "wecom_bot_kf_total{{what=\"{what}\"}} {n}");
-            }
-        }
+        family(&mut out, "wecom_bot_kf_total", &KF, &self.kf);
+        out.push_str("# HELP wecom_bot_aibot_total AI-bot messages, streams and connections by what came of them.\n# TYPE wecom_bot_aibot_total counter\n");
+        family(&mut out, "wecom_bot_aibot_total", &AIBOT, &self.aibot);
         out.push_str("# HELP wecom_bot_rule_hits_total Answers by rule.\n# TYPE wecom_bot_rule_hits_total counter\n");
         for (rule, n) in self
             .rule_hits
@@ -308,6 +349,32 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// The counter of `what` among `names` (the last, `other`, for a name not listed).
+fn slot(names: &[&str], what: &str) -> usize {
+    names
+        .iter()
+        .position(|k| *k == what)
+        .unwrap_or(names.len() - 1)
+}
+
+/// The count of `what` (0 for a name not listed).
+fn read(names: &[&str], counts: &[AtomicU64], what: &str) -> u64 {
+    names
+        .iter()
+        .position(|k| *k == what)
+        .map_or(0, |i| counts[i].load(Ordering::Relaxed))
+}
+
+/// The non-zero counters of a `{what}` family.
+fn family(out: &mut String, metric: &str, names: &[&str], counts: &[AtomicU64]) {
+    for (what, n) in names.iter().zip(counts) {
+        let n = n.load(Ordering::Relaxed);
+        if n > 0 {
+            let _ = writeln!(out, "{metric}{{what=\"{what}\"}} {n}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wecom_sdk_matcher::{Action, Hit, Incoming, Part};
+use wecom_sdk_matcher::{Action, AskedStep, Hit, Incoming, Part};
 use wecom_sdk_message::callback::{Body, Event, Message};
+use wecom_sdk_message::send::TemplateCard;
 
 use crate::Bot;
 use crate::actions::{Escalation, Subject};
+use crate::aibot::TextStream;
 use crate::deliver::{send_active, send_welcome};
 use crate::error::HandlerError;
 use crate::event_log::EventRecord;
@@ -22,13 +24,78 @@ use crate::render::{Piece, plan};
 /// How long a failed profile lookup is remembered (as an empty profile).
 const FAILED_PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// What `choose` found: a handler's parts, the hit, the outcome, a handler's question.
-pub(crate) type Chosen = (
-    Option<Vec<Part>>,
-    Option<Hit>,
-    &'static str,
-    Option<wecom_sdk_matcher::AskedStep>,
-);
+/// What `choose` found: a handler's answer (parts, a stream or a card), the hit, the
+/// outcome, a handler's question.
+#[derive(Debug, Default)]
+pub(crate) struct Chosen {
+    pub(crate) parts: Option<Vec<Part>>,
+    pub(crate) stream: Option<TextStream>,
+    pub(crate) card: Option<Box<TemplateCard>>,
+    pub(crate) hit: Option<Hit>,
+    pub(crate) outcome: &'static str,
+    pub(crate) asked: Option<AskedStep>,
+}
+
+impl Chosen {
+    /// A handler's answer `flow` (with the rule's `hit`), or `None` when it continued.
+    fn of(flow: Flow, hit: Option<Hit>) -> Option<Self> {
+        let answer = Self {
+            hit,
+            outcome: "handler_reply",
+            ..Self::default()
+        };
+        Some(match flow {
+            Flow::Continue => return None,
+            Flow::Reply(parts) => Self {
+                parts: Some(parts),
+                ..answer
+            },
+            Flow::Ask { parts, step } => Self {
+                parts: Some(parts),
+                asked: Some(step),
+                ..answer
+            },
+            Flow::Stream(stream) => Self {
+                stream: Some(stream),
+                ..answer
+            },
+            Flow::Card(card) => Self {
+                card: Some(card),
+                ..answer
+            },
+            Flow::Stop => Self {
+                outcome: "handler_stop",
+                ..Self::default()
+            },
+        })
+    }
+
+    /// For channels that send whole messages: a stream read to its end, a card as its
+    /// text.
+    pub(crate) async fn settled(mut self) -> Self {
+        if let Some(stream) = self.stream.take() {
+            self.parts = Some(vec![Part::Text(stream.collect().await)]);
+        }
+        if let Some(card) = self.card.take() {
+            self.parts = Some(vec![Part::Text(card_text(&card))]);
+        }
+        self
+    }
+}
+
+/// A card's words, for a channel that cannot show the card.
+fn card_text(card: &TemplateCard) -> String {
+    let title = card.main_title.as_ref();
+    [
+        title.and_then(|t| t.title.as_deref()),
+        title.and_then(|t| t.desc.as_deref()),
+        card.sub_title_text.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("\n")
+}
 
 /// What the pipeline decided for one message.
 #[derive(Debug)]
@@ -96,7 +163,13 @@ impl Bot {
             routed.incoming = std::mem::take(&mut routed.incoming).in_step(open.step.as_str());
         }
         let cx = Context::new(message, &routed.incoming, &profile, None, &inner.app);
-        let (parts, hit, outcome, asked) = self.choose(cx).await?;
+        let Chosen {
+            parts,
+            hit,
+            outcome,
+            asked,
+            ..
+        } = self.choose(cx).await?.settled().await;
         if let Some(key) = conversation {
             let asked = asked.or_else(|| hit.as_ref().and_then(|h| h.ask.clone()));
             let kept = self.keep_step(&key, open.as_ref(), asked.as_ref()).await;
@@ -138,25 +211,20 @@ impl Bot {
     /// channel runs the same.
     pub(crate) async fn choose(&self, cx: Context<'_>) -> Result<Chosen, HandlerError> {
         let inner = &self.inner;
-        match run(&inner.before, &cx).await? {
-            Flow::Reply(p) => return Ok((Some(p), None, "handler_reply", None)),
-            Flow::Ask { parts, step } => {
-                return Ok((Some(parts), None, "handler_reply", Some(step)));
-            }
-            Flow::Stop => return Ok((None, None, "handler_stop", None)),
-            _ => {}
+        if let Some(chosen) = Chosen::of(run(&inner.before, &cx).await?, None) {
+            return Ok(chosen);
         }
         let hit = self.find_counting(cx.incoming).await;
         let after = Context {
             hit: hit.as_ref(),
             ..cx
         };
-        Ok(match run(&inner.after, &after).await? {
-            Flow::Reply(p) => (Some(p), hit, "handler_reply", None),
-            Flow::Ask { parts, step } => (Some(parts), hit, "handler_reply", Some(step)),
-            Flow::Stop => (None, None, "handler_stop", None),
-            _ => (None, hit, "no_rule", None),
-        })
+        let flow = run(&inner.after, &after).await?;
+        Ok(Chosen::of(flow, hit.clone()).unwrap_or(Chosen {
+            hit,
+            outcome: "no_rule",
+            ..Chosen::default()
+        }))
     }
 
     /// The rules' hit for `incoming`, counting limits in the shared store — or, when it

@@ -93,6 +93,16 @@ impl CallbackResponse {
         }
     }
 
+    /// HTTP 200 with a JSON body (an AI bot's encrypted reply; sent as `text/plain` as
+    /// WeCom's reference implementation does).
+    pub fn json(body: impl Into<Bytes>) -> Self {
+        Self {
+            status: 200,
+            body: body.into(),
+            content_type: "text/plain; charset=utf-8",
+        }
+    }
+
     /// A plain-text answer with `status`.
     pub fn text(status: u16, body: impl Into<Bytes>) -> Self {
         Self {

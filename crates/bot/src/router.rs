@@ -20,7 +20,13 @@ impl Bot {
     /// the URL, POST delivers messages) and, when configured, metrics. Mount it in your
     /// own service with `Router::merge`, next to your routes and tower middleware.
     pub fn router(&self) -> Router {
-        let mut router = Router::new().route(self.path(), any(single));
+        let mut router = Router::new();
+        if self.inner.crypto.is_some() {
+            router = router.route(self.path(), any(single));
+        }
+        if let Some(ai) = self.inner.aibot.as_ref().filter(|ai| ai.serves_callbacks()) {
+            router = router.route(&ai.path, any(ai_bot));
+        }
         if let Some(path) = &self.inner.metrics_path {
             router = router.route(path, get(metrics));
         }
@@ -77,6 +83,24 @@ async fn single(State(bot): State<Bot>, RawQuery(query): RawQuery, request: Requ
     serve(&bot, query, request).await
 }
 
+async fn ai_bot(State(bot): State<Bot>, RawQuery(query): RawQuery, request: Request) -> Response {
+    let method = method_of(&request);
+    let query = query.unwrap_or_default();
+    let limit = bot.inner.max_body;
+    let answer = match to_bytes(request.into_body(), limit).await {
+        Ok(body) => {
+            bot.handle_ai_bot(CallbackRequest {
+                method,
+                query,
+                body,
+            })
+            .await
+        }
+        Err(_) => too_large(&bot, limit),
+    };
+    into_response(answer)
+}
+
 async fn multi(
     State(apps): State<Arc<HashMap<String, Bot>>>,
     Path(app): Path<String>,
@@ -92,11 +116,7 @@ async fn multi(
 }
 
 async fn serve(bot: &Bot, query: Option<String>, request: Request) -> Response {
-    let method = match *request.method() {
-        axum::http::Method::GET => Method::Get,
-        axum::http::Method::POST => Method::Post,
-        _ => Method::Other,
-    };
+    let method = method_of(&request);
     let limit = bot.inner.max_body;
     let body: Body = request.into_body();
     // The raw query as sent: `Query` would form-decode a `+` into a space.
@@ -109,17 +129,28 @@ async fn serve(bot: &Bot, query: Option<String>, request: Request) -> Response {
         })
         .await
     } else {
-        {
-            let rejection = Rejection::TooLarge {
-                size: limit + 1,
-                limit,
-            };
-            tracing::warn!(app = %bot.app(), reason = rejection.reason(), "callback refused: body over {limit} bytes (or unreadable)");
-            bot.inner.metrics.outcome("rejected_too_large");
-            CallbackResponse::text(rejection.status(), rejection.to_string())
-        }
+        too_large(bot, limit)
     };
     into_response(answer)
+}
+
+fn method_of(request: &Request) -> Method {
+    match *request.method() {
+        axum::http::Method::GET => Method::Get,
+        axum::http::Method::POST => Method::Post,
+        _ => Method::Other,
+    }
+}
+
+/// The answer to a body over `limit` bytes (or one that could not be read).
+fn too_large(bot: &Bot, limit: usize) -> CallbackResponse {
+    let rejection = Rejection::TooLarge {
+        size: limit + 1,
+        limit,
+    };
+    tracing::warn!(app = %bot.app(), reason = rejection.reason(), "callback refused: body over {limit} bytes (or unreadable)");
+    bot.inner.metrics.outcome("rejected_too_large");
+    CallbackResponse::text(rejection.status(), rejection.to_string())
 }
 
 fn into_response(answer: CallbackResponse) -> Response {

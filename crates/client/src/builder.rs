@@ -184,12 +184,7 @@ impl ClientBuilder {
 /// # Errors
 /// The platform's verifier could not be set up (no system certificates).
 pub(crate) fn default_http() -> Result<reqwest::Client, String> {
-    use rustls_platform_verifier::BuilderVerifierExt as _;
-    let tls = tls_config()
-        .and_then(rustls::ConfigBuilder::with_platform_verifier)
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth();
-    http_with(tls)
+    http_with(tls_client_config()?)
 }
 
 /// [`default_http`], or — when the platform has no usable certificates — a client whose
@@ -208,6 +203,27 @@ pub(crate) fn fallback_http() -> reqwest::Client {
             })
             .unwrap_or_default()
     })
+}
+
+/// The HTTP client this crate uses when given none (rustls with `ring` and the
+/// platform's verifier, HTTP/1.1 keep-alive, 10 s per request), for other HTTP a bot
+/// does (the AI bot's media downloads and `response_url` posts). Where the platform has
+/// no certificates, HTTPS requests fail with a transport error and plain HTTP works.
+pub fn http_client() -> reqwest::Client {
+    fallback_http()
+}
+
+/// The TLS settings of [`http_client`] (rustls with `ring`, the platform's verifier),
+/// for other TLS connections a bot makes (the AI bot's WebSocket).
+///
+/// # Errors
+/// The platform's verifier could not be set up (no system certificates).
+pub fn tls_client_config() -> Result<rustls::ClientConfig, String> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    Ok(tls_config()
+        .and_then(rustls::ConfigBuilder::with_platform_verifier)
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth())
 }
 
 /// rustls with the `ring` provider and its safe protocol versions, before the verifier.

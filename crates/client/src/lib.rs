@@ -63,7 +63,7 @@ mod token;
 mod tokens;
 mod webhook;
 
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, http_client, tls_client_config};
 pub use client::{Client, DEFAULT_BASE_URL};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ClientError, Kind};

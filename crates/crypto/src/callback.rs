@@ -154,6 +154,11 @@ impl CallbackCrypto {
         self
     }
 
+    /// The key of an AI bot's media downloads in callback mode (the EncodingAESKey).
+    pub fn media_key(&self) -> crate::MediaKey {
+        crate::MediaKey::of(&self.key)
+    }
+
     /// The configured receive id.
     pub fn receive_id(&self) -> &str {
         &self.receive_id

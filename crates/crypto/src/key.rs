@@ -14,7 +14,7 @@ pub(crate) const ENCODING_AES_KEY_LEN: usize = 43;
 
 /// WeCom's keys are non-canonical base64: the 43rd character often has non-zero low
 /// bits, which a strict decoder rejects although WeCom accepts the key.
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_allow_trailing_bits(true)

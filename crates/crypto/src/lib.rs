@@ -51,6 +51,7 @@ mod envelope;
 mod error;
 mod json;
 mod key;
+mod media;
 mod padding;
 mod random;
 mod signature;
@@ -59,6 +60,7 @@ mod xml;
 pub use callback::{CallbackCrypto, ReceiveIdPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CryptoError, DisplayWithCode};
+pub use media::MediaKey;
 pub use signature::sign;
 
 /// Length of the random prefix of every encrypted message.

@@ -13,6 +13,9 @@
 //! - [`script`]: scripted days — timed customer messages with expected replies.
 //! - [`load`]: the load generator (N concurrent customers, HDR latency percentiles).
 //! - [`chat`]: the interactive chat mode's engine, usable under a pipe.
+//! - [`FakeAiBot`]: WeCom's AI-bot (智能机器人) side — callbacks and stream polls
+//!   ([`AiBotCaller`]), `response_url`, encrypted media with its 5-minute expiry, and the
+//!   long connection with a drop command for reconnect tests.
 //!
 //! The simulator depends on `wecom-sdk-crypto` and `wecom-sdk-message` only — never on
 //! the client or the bot it tests.
@@ -28,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod aibot;
 pub mod chat;
 mod error;
 mod fake;
@@ -37,6 +41,10 @@ pub mod load;
 pub mod script;
 mod sender;
 
+pub use aibot::{
+    AiBotCaller, AiBotConversation, AiBotInbound, AiBotSimConfig, FakeAiBot, MixedPart,
+    ResponsePost, WsAnswer,
+};
 pub use error::SimError;
 pub use fake::{
     Call, Customer, FakeConfig, FakeWeCom, Fault, GroupChat, KfNotice, SentMessage, Staff, TagGroup,

@@ -262,11 +262,16 @@ impl CallbackSender {
     /// # Errors
     /// [`SimError::Crypto`] when encryption fails (an OS random-source failure).
     pub fn encrypt(&self, inbound: &Inbound) -> Result<(String, String), SimError> {
-        let (timestamp, nonce) = (unix_now().to_string(), nonce());
         let plaintext = match &self.format {
             Format::Xml => inbound.to_xml(&self.receive_id, self.agent_id),
             Format::AiBot { aibotid } => inbound.to_aibot_json(aibotid),
         };
+        self.encrypt_plaintext(&plaintext)
+    }
+
+    /// The encrypted request for a decrypted callback body: `(query, body)`.
+    pub(crate) fn encrypt_plaintext(&self, plaintext: &str) -> Result<(String, String), SimError> {
+        let (timestamp, nonce) = (unix_now().to_string(), nonce());
         let encrypted = self.crypto.encrypt(plaintext.as_bytes())?;
         let signature = self.crypto.signature(&timestamp, &nonce, &encrypted);
         let body = match &self.format {
@@ -289,20 +294,27 @@ impl CallbackSender {
     /// status the identical request again, up to the re-delivery limit.
     pub async fn send(&self, inbound: &Inbound) -> Delivery {
         let inbound = inbound.clone().stamped();
-        let (query, body) = match self.encrypt(&inbound) {
-            Ok(r) => r,
-            Err(e) => {
-                return Delivery {
-                    inbound,
-                    attempts: vec![Attempt {
-                        elapsed: Duration::ZERO,
-                        outcome: AttemptOutcome::Connection(e.to_string()),
-                    }],
-                    answer: None,
-                };
-            }
+        let (attempts, answer) = match self.encrypt(&inbound) {
+            Ok((query, body)) => self.post(&query, body).await,
+            Err(e) => (
+                vec![Attempt {
+                    elapsed: Duration::ZERO,
+                    outcome: AttemptOutcome::Connection(e.to_string()),
+                }],
+                None,
+            ),
         };
-        let path = self.target.path_and_query(&query);
+        Delivery {
+            inbound,
+            attempts,
+            answer,
+        }
+    }
+
+    /// POSTs an encrypted callback like WeCom (re-delivering on failures): every attempt
+    /// and the answer of the one that got HTTP 200.
+    pub(crate) async fn post(&self, query: &str, body: String) -> (Vec<Attempt>, Option<Answer>) {
+        let path = self.target.path_and_query(query);
         let content_type = match self.format {
             Format::Xml => "text/xml",
             Format::AiBot { .. } => "application/json",
@@ -329,22 +341,13 @@ impl CallbackSender {
                         elapsed,
                         outcome: AttemptOutcome::Ok,
                     });
-                    let answer = self.read_answer(&reply);
-                    return Delivery {
-                        inbound,
-                        attempts,
-                        answer: Some(answer),
-                    };
+                    return (attempts, Some(self.read_answer(&reply)));
                 }
                 Ok(Ok((status, _))) => AttemptOutcome::Status(status),
             };
             attempts.push(Attempt { elapsed, outcome });
         }
-        Delivery {
-            inbound,
-            attempts,
-            answer: None,
-        }
+        (attempts, None)
     }
 
     /// Decrypts and verifies a 200's body.

@@ -17,7 +17,7 @@ use crate::conversation::OpenStep;
 use crate::dedup::Answered;
 use crate::event_log::EventRecord;
 use crate::handler::Context;
-use crate::pipeline::with_profile;
+use crate::pipeline::{Chosen, with_profile};
 use crate::render::{Piece, plan};
 
 /// WeCom's limit of `send_msg` messages per customer message.
@@ -286,26 +286,38 @@ impl Bot {
     ) -> Option<KfHit> {
         let inner = &self.inner;
         let cx = Context {
-            message: callback,
+            message: Some(callback),
             incoming,
             profile,
             hit: None,
             app: &inner.app,
             kf: Some(entry),
+            aibot: None,
+            media: None,
         };
         match self.choose(cx).await {
-            Ok((Some(parts), hit, _, ask)) => {
-                if let Some(hit) = &hit {
-                    inner.metrics.rule_hit(hit.rule_id());
+            Ok(chosen) => match chosen.settled().await {
+                Chosen {
+                    parts: Some(parts),
+                    hit,
+                    asked,
+                    ..
+                } => {
+                    if let Some(hit) = &hit {
+                        inner.metrics.rule_hit(hit.rule_id());
+                    }
+                    Some(KfHit {
+                        pieces: plan(&parts, inner.engine.rules().sensitive_filter()),
+                        ask: asked,
+                        ..KfHit::default()
+                    })
                 }
-                Some(KfHit {
-                    pieces: plan(&parts, inner.engine.rules().sensitive_filter()),
-                    ask,
-                    ..KfHit::default()
-                })
-            }
-            Ok((None, _, "handler_stop", _)) => None,
-            Ok((None, hit, _, _)) => Some(hit.map(|h| self.kf_hit_of(h)).unwrap_or_default()),
+                Chosen {
+                    outcome: "handler_stop",
+                    ..
+                } => None,
+                Chosen { hit, .. } => Some(hit.map(|h| self.kf_hit_of(h)).unwrap_or_default()),
+            },
             Err(e) => {
                 inner.metrics.count_kf("handler_failed");
                 tracing::warn!(error = %e, msgid = %entry.msgid, "handler failed on a 微信客服 message: not answered");
