@@ -126,9 +126,15 @@ impl Bot {
                 None => {}
             }
             if last_flush.elapsed() >= ai.flush && (dirty || first.is_some()) {
-                let handed = first
-                    .take()
-                    .is_some_and(|tx| tx.send(state.clone()).is_ok());
+                // The first state goes out as the first reply; stored first, so that no
+                // poll reads an older one.
+                let handed = match first.take() {
+                    Some(tx) => {
+                        self.ai_put(ai, id, &state).await;
+                        tx.send(state.clone()).is_ok()
+                    }
+                    None => false,
+                };
                 if !handed && dirty && self.in_window(ai, &state) {
                     self.ai_flush(ai, message, &state, outlet).await;
                 }
@@ -146,14 +152,13 @@ impl Bot {
                 )
             })
             .collect();
-        if first
-            .take()
-            .is_some_and(|tx| tx.send(state.clone()).is_ok())
-        {
-            // Done before the first reply went: the first reply is the whole answer.
+        if let Some(tx) = first.take() {
             self.ai_put(ai, id, &state).await;
-            self.ai_finished(ai, message, &state, outlet).await;
-            return;
+            if tx.send(state.clone()).is_ok() {
+                // Done before the first reply went: the first reply is the whole answer.
+                self.ai_finished(ai, message, &state, outlet).await;
+                return;
+            }
         }
         if self.in_window(ai, &state) {
             self.ai_flush(ai, message, &state, outlet).await;

@@ -126,6 +126,14 @@ impl AiBotCaller {
         self
     }
 
+    /// URL verification, as WeCom does when the bot's URL is saved.
+    ///
+    /// # Errors
+    /// [`SimError::Verification`] naming what the bot answered instead.
+    pub async fn verify_url(&self) -> Result<(), SimError> {
+        self.sender.verify_url().await
+    }
+
     /// Sends one callback: the attempts and the decrypted reply.
     pub async fn send(
         &self,
