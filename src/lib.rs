@@ -49,6 +49,12 @@
 #[doc = include_str!("../docs/getting-started.md")]
 pub mod getting_started {}
 
+/// The AI bot (智能机器人): group-chat @-mentions, streamed answers, callbacks or the
+/// WebSocket long connection, media, the simulator's AI-bot side.
+#[cfg(feature = "bot")]
+#[doc = include_str!("../docs/ai-bot.md")]
+pub mod ai_bot {}
+
 #[cfg(feature = "crypto")]
 #[doc(inline)]
 pub use wecom_sdk_crypto as crypto;

@@ -260,7 +260,9 @@ impl Bot {
 
     /// The app callback's crypto; a bot built for the AI bot only refuses app callbacks.
     fn app_crypto(&self) -> Result<&CallbackCrypto, Rejection> {
-        self.inner.crypto.as_ref().ok_or(Rejection::Method)
+        self.inner.crypto.as_ref().ok_or(Rejection::NotServed(
+            "app callbacks (it has no callback settings)",
+        ))
     }
 
     fn verify(&self, request: &CallbackRequest) -> Result<CallbackResponse, Rejection> {

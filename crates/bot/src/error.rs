@@ -67,16 +67,21 @@ pub enum Rejection {
     /// Not GET or POST.
     #[error("method not allowed")]
     Method,
+    /// This bot is not configured for this kind of callback (an app callback to a bot
+    /// built for the AI bot only, or the other way round).
+    #[error("this bot does not serve {0}")]
+    NotServed(&'static str),
 }
 
 impl Rejection {
     /// The HTTP status: 403 for a bad signature, 413 for an oversized body, 405 for a
-    /// wrong method, 400 otherwise.
+    /// wrong method, 404 for a callback this bot does not serve, 400 otherwise.
     pub fn status(&self) -> u16 {
         match self {
             Self::Signature { .. } => 403,
             Self::TooLarge { .. } => 413,
             Self::Method => 405,
+            Self::NotServed(_) => 404,
             Self::MissingQuery(_) | Self::Malformed(_) => 400,
         }
     }
@@ -89,6 +94,7 @@ impl Rejection {
             Self::Signature { .. } => "signature",
             Self::Malformed(_) => "malformed",
             Self::Method => "method",
+            Self::NotServed(_) => "not_served",
         }
     }
 

@@ -27,6 +27,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The AI bot (智能机器人: group-chat @-mentions, streamed answers, over callbacks or
+//! the WebSocket long connection) is a channel of the same bot: [`AiBot`],
+//! [`BotBuilder::ai_bot`], [`Bot::handle_ai_bot`], [`Bot::run_ai_bot`]; its guide is
+//! `docs/ai-bot.md` of the `wecom-sdk` crate.
+//!
 //! The guide is [`guide`]; deployment notes (several instances, Redis, metrics) are in
 //! this crate's `docs/deployment.md`.
 
@@ -90,10 +95,6 @@ pub use wecom_sdk_matcher::{Clock, ManualClock, SystemClock};
 /// The guide: running a bot (`docs/bot.md` of this crate).
 #[doc = include_str!("../docs/bot.md")]
 pub mod guide {}
-
-/// The AI-bot channel (`docs/ai-bot.md` of this crate).
-#[doc = include_str!("../docs/ai-bot.md")]
-pub mod ai_bot_guide {}
 
 /// The 微信客服 channel (`docs/kf.md` of this crate).
 #[doc = include_str!("../docs/kf.md")]

@@ -594,3 +594,30 @@ async fn a_stream_produced_on_one_instance_is_polled_on_another_through_redis() 
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn bad_callbacks_get_a_4xx_and_lose_nothing() {
+    let wecom = wecom().await;
+    let desk = Arc::new(Desk::default());
+    let (served, caller) = callback_bot(&wecom, &desk, AiBot::callback(TOKEN, AES_KEY)).await;
+    let sig = "msg_signature=0123456789abcdef0123456789abcdef01234567&timestamp=1&nonce=2";
+    // A wrong signature, a body that is not the JSON envelope, no query, a huge body.
+    let (status, _) = support::post(&served.url, sig, r#"{"encrypt":"AAAA"}"#).await;
+    assert!((400..500).contains(&status), "{status}");
+    let (status, _) = support::post(&served.url, sig, "<xml>not json</xml>").await;
+    assert!((400..500).contains(&status), "{status}");
+    let (status, _) = support::post(&served.url, "", r#"{"encrypt":"AAAA"}"#).await;
+    assert!((400..500).contains(&status), "{status}");
+    let (status, _) = support::post(&served.url, sig, &"x".repeat(100_000)).await;
+    assert_eq!(status, 413);
+    // A bot that serves only the AI bot has no app callback route.
+    let app_url = served.url.replace("/wecom/aibot", "/wecom/callback");
+    let (status, _) = support::post(&app_url, sig, "<xml/>").await;
+    assert_eq!(status, 404);
+    // The next good message is answered as usual.
+    let talk = caller
+        .converse(&AiBotInbound::text("zhangsan", "营业时间"))
+        .await;
+    assert_eq!(talk.text(), "我们 9:00–21:00 营业。");
+    assert!(served.bot.metrics().ai_bot("rejected") >= 3);
+}

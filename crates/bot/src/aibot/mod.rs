@@ -255,7 +255,17 @@ impl AiBotChannel {
 
 /// The `aibot` channel of `bot`, or a rejection when it has none.
 fn channel(bot: &Bot) -> Result<&AiBotChannel, Rejection> {
-    bot.inner.aibot.as_ref().ok_or(Rejection::Method)
+    bot.inner
+        .aibot
+        .as_ref()
+        .ok_or(Rejection::NotServed("AI-bot callbacks (it has no AI bot)"))
+}
+
+/// The callback crypto, or a rejection for a bot on the long connection.
+fn callback_crypto(ai: &AiBotChannel) -> Result<&CallbackCrypto, Rejection> {
+    ai.crypto.as_ref().ok_or(Rejection::NotServed(
+        "AI-bot callbacks (its AI bot uses the long connection)",
+    ))
 }
 
 impl Bot {
@@ -278,7 +288,7 @@ impl Bot {
     }
 
     fn ai_verify(&self, request: &CallbackRequest) -> Result<CallbackResponse, Rejection> {
-        let crypto = channel(self)?.crypto.as_ref().ok_or(Rejection::Method)?;
+        let crypto = callback_crypto(channel(self)?)?;
         let q = Query::read(request)?;
         let echostr = request
             .query_value("echostr")
@@ -296,7 +306,7 @@ impl Bot {
         started: Instant,
     ) -> Result<CallbackResponse, Rejection> {
         let ai = channel(self)?;
-        let crypto = ai.crypto.as_ref().ok_or(Rejection::Method)?;
+        let crypto = callback_crypto(ai)?;
         if request.body.len() > self.inner.max_body {
             return Err(Rejection::TooLarge {
                 size: request.body.len(),
