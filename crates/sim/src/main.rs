@@ -15,7 +15,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use wecom_sdk_sim::load::{LoadConfig, Stop};
 use wecom_sdk_sim::script::Script;
-use wecom_sdk_sim::{CallbackSender, FakeConfig, FakeWeCom, Inbound, chat};
+use wecom_sdk_sim::{
+    AiBotInbound, AiBotSimConfig, CallbackSender, FakeAiBot, FakeConfig, FakeWeCom, Inbound, chat,
+};
 
 mod crypto_cmd;
 
@@ -38,6 +40,9 @@ enum Command {
     Load(LoadArgs),
     /// Chat with a bot as a customer (one message per line; works under a pipe).
     Chat(ChatArgs),
+    /// Send one AI-bot (智能机器人) message to a bot's callback URL and follow its streamed
+    /// answer with refresh polls, as WeCom does; prints every state.
+    Aibot(AibotArgs),
     /// Verify, decrypt, encrypt and sign callbacks exactly as WeCom does.
     #[command(subcommand)]
     Crypto(crypto_cmd::CryptoCommand),
@@ -149,6 +154,40 @@ struct LoadArgs {
 }
 
 #[derive(Debug, Args)]
+struct AibotArgs {
+    /// The bot's AI-bot callback URL (http://…/wecom/aibot).
+    #[arg(long)]
+    url: String,
+    /// The AI bot's callback Token.
+    #[arg(long)]
+    token: String,
+    /// The AI bot's EncodingAESKey.
+    #[arg(long)]
+    aes_key: String,
+    /// The sender's UserID.
+    #[arg(long, default_value = "zhangsan")]
+    user: String,
+    /// Send this text (`--mention` prefixes an @-mention as WeCom writes it).
+    #[arg(long, conflicts_with = "enter_chat")]
+    text: Option<String>,
+    /// Send `enter_chat` (the welcome) instead of a text.
+    #[arg(long)]
+    enter_chat: bool,
+    /// In this group chat (chatid).
+    #[arg(long)]
+    group: Option<String>,
+    /// @-mention this bot name before the text.
+    #[arg(long)]
+    mention: Option<String>,
+    /// Time between refresh polls.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    poll_every: Duration,
+    /// Stop polling after this long (WeCom: about 6 minutes).
+    #[arg(long, default_value = "6m", value_parser = parse_duration)]
+    poll_for: Duration,
+}
+
+#[derive(Debug, Args)]
 struct ChatArgs {
     #[command(flatten)]
     bot: BotArgs,
@@ -215,8 +254,50 @@ async fn run(command: Command) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Send(args) => send(args).await,
         Command::Load(args) => load(args).await,
         Command::Chat(args) => chat_cmd(args).await,
+        Command::Aibot(args) => aibot(args).await,
         Command::Crypto(cmd) => Ok(crypto_cmd::run(cmd)),
     }
+}
+
+async fn aibot(args: AibotArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let wecom = FakeAiBot::start(AiBotSimConfig::new("wecom-sim", "unused")).await?;
+    let caller = wecom
+        .caller(&args.url, &args.token, &args.aes_key)?
+        .poll_every(args.poll_every)
+        .poll_for(args.poll_for);
+    let mut message = if args.enter_chat {
+        AiBotInbound::enter_chat(&args.user)
+    } else {
+        AiBotInbound::text(&args.user, args.text.as_deref().unwrap_or("你好"))
+    };
+    if let Some(name) = &args.mention {
+        message = message.mention(name);
+    }
+    if let Some(group) = &args.group {
+        message = message.group(group);
+    }
+    let talk = caller.converse(&message).await;
+    if talk.attempts.is_empty() || talk.first().is_none() {
+        println!("no reply (attempts: {:?})", talk.attempts);
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut shown = None;
+    for (i, reply) in talk.replies.iter().enumerate() {
+        let line = reply
+            .as_ref()
+            .map_or_else(|| "(empty)".to_owned(), ToString::to_string);
+        if shown.as_ref() != Some(&line) {
+            println!("{} {line}", if i == 0 { "reply" } else { "poll " });
+            shown = Some(line);
+        }
+    }
+    println!(
+        "{} refresh polls; finished: {}; response_url posts: {}",
+        talk.polls(),
+        talk.finished,
+        wecom.response_posts().len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {

@@ -391,3 +391,88 @@ fn chat_reads_a_pipe() {
         "{text}"
     );
 }
+
+/// A minimal AI bot: an open stream for a text, its end for the first poll.
+async fn stream_bot(body: String, query: std::collections::HashMap<String, String>) -> String {
+    let crypto = wecom_sdk_crypto::CallbackCrypto::new(
+        "aibotCliToken",
+        "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+        "",
+    )
+    .unwrap();
+    let (sig, ts, nonce) = (
+        &query["msg_signature"],
+        &query["timestamp"],
+        &query["nonce"],
+    );
+    let plain = crypto.decrypt_json_message(sig, ts, nonce, &body).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    let reply = if m["msgtype"] == "stream" {
+        serde_json::json!({"msgtype":"stream","stream":{"id":"s1","finish":true,"content":"查询中…已签收"}})
+    } else {
+        let text = m["text"]["content"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(
+            text, "@小助手\u{2005}查快递",
+            "the mention as WeCom writes it"
+        );
+        assert_eq!(m["chatid"], "wrCli");
+        serde_json::json!({"msgtype":"stream","stream":{"id":"s1","finish":false,"content":"查询中…"}})
+    };
+    crypto
+        .encrypt_json_reply(&reply.to_string(), ts, nonce)
+        .unwrap()
+}
+
+#[test]
+fn aibot_follows_a_stream_with_polls_until_it_finishes() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/wecom/aibot", listener.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/wecom/aibot",
+        axum::routing::post(
+            |axum::extract::Query(q): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >,
+             body: String| stream_bot(body, q),
+        ),
+    );
+    rt.spawn(async move { axum::serve(listener, router).await });
+    let out = run(
+        &[
+            "aibot",
+            "--url",
+            &url,
+            "--token",
+            "aibotCliToken",
+            "--aes-key",
+            "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+            "--text",
+            "查快递",
+            "--group",
+            "wrCli",
+            "--mention",
+            "小助手",
+            "--poll-every",
+            "20ms",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("查询中…"), "{stdout}");
+    assert!(stdout.contains("已签收"), "{stdout}");
+    assert!(
+        stdout.contains("1 refresh polls; finished: true"),
+        "{stdout}"
+    );
+}

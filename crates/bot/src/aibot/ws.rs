@@ -255,7 +255,7 @@ impl Bot {
                     Err(_) => break Ended::Lost(format!("nothing heard for {silence:?}")),
                     Ok(None | Some(Ok(Frame::Close(_)))) => break Ended::Lost("closed by WeCom".to_owned()),
                     Ok(Some(Err(e))) => break Ended::Lost(e.to_string()),
-                    Ok(Some(Ok(Frame::Text(text)))) => self.ws_frame(ai, &text),
+                    Ok(Some(Ok(Frame::Text(text)))) => self.ws_frame(&text),
                     Ok(Some(Ok(_))) => {}
                 },
             }
@@ -267,7 +267,7 @@ impl Bot {
     }
 
     /// One frame from WeCom.
-    fn ws_frame(&self, ai: &AiBotChannel, text: &str) {
+    fn ws_frame(&self, text: &str) {
         let Ok(v) = serde_json::from_str::<Value>(text) else {
             self.inner.metrics.count_ai("rejected");
             tracing::warn!("an AI-bot frame that is not JSON");
@@ -306,7 +306,6 @@ impl Bot {
             }
             Some(other) => tracing::debug!(cmd = other, "AI-bot frame ignored"),
         }
-        let _ = ai;
     }
 
     /// One message over the WebSocket, exactly once by its `msgid`.
