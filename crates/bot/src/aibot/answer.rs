@@ -384,32 +384,32 @@ impl Bot {
             "late" => "late_event",
             _ => "answered",
         });
+        let text = message.text().map(|t| strip_mentions(&t));
+        if decision.actions.is_empty() {
+            // Nothing slow to do: the record is written here, without a task.
+            self.ai_record(message, &decision, delivery, text, Vec::new());
+            return;
+        }
         let bot = self.clone();
         let message = Arc::clone(message);
-        let work = async move {
+        self.inner.tracker.spawn(async move {
             let inner = &bot.inner;
-            let text = message.text().map(|t| strip_mentions(&t));
-            let mut actions = Vec::new();
-            if !decision.actions.is_empty() {
-                let mut escalation = Escalation::blank(&inner.app, &message.from_user);
-                escalation.nickname.clone_from(&decision.nickname);
-                escalation.text = text.clone().unwrap_or_default();
-                escalation.rule = decision.rule.clone().unwrap_or_default();
-                let subject = Subject {
-                    user: &message.from_user,
-                    staff: None,
-                    escalation,
-                };
-                let (lines, failed) = inner
-                    .actions
-                    .perform(inner.client.as_ref(), &decision.actions, &subject)
-                    .await;
-                Metrics::add(&inner.metrics.action_failures, failed);
-                actions = lines;
-            }
+            let mut escalation = Escalation::blank(&inner.app, &message.from_user);
+            escalation.nickname.clone_from(&decision.nickname);
+            escalation.text = text.clone().unwrap_or_default();
+            escalation.rule = decision.rule.clone().unwrap_or_default();
+            let subject = Subject {
+                user: &message.from_user,
+                staff: None,
+                escalation,
+            };
+            let (actions, failed) = inner
+                .actions
+                .perform(inner.client.as_ref(), &decision.actions, &subject)
+                .await;
+            Metrics::add(&inner.metrics.action_failures, failed);
             bot.ai_record(&message, &decision, delivery, text, actions);
-        };
-        self.inner.tracker.spawn(work);
+        });
     }
 
     fn ai_record(
