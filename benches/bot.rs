@@ -93,8 +93,8 @@ fn bench(c: &mut Criterion) {
 
     // A growing stream WeCom polls.
     let mut state = StreamState::new(1_700_000_000_000);
-    state.content =
-        "**SF1234567890** 物流：\n- 已揽收（杭州）\n- 运输中（上海转运中心）".to_owned();
+    "**SF1234567890** 物流：\n- 已揽收（杭州）\n- 运输中（上海转运中心）"
+        .clone_into(&mut state.content);
     rt.block_on(streams.put("default:s-1", &state, std::time::Duration::from_secs(600)))
         .expect("stored");
     let poll = post(

@@ -94,6 +94,17 @@ impl Handler for ParcelDesk {
     }
 }
 
+/// Prints each new state of a growing answer.
+fn print_growth<'a>(states: impl IntoIterator<Item = &'a str>) {
+    let mut shown = "";
+    for content in states {
+        if content != shown {
+            println!("  bot ▸ {}", content.replace('\n', "\n        "));
+            shown = content;
+        }
+    }
+}
+
 fn shop_bot(ai: AiBot) -> Result<Bot, Box<dyn std::error::Error>> {
     Ok(Bot::builder()
         .engine(Engine::new(RuleSet::from_toml_str(RULES)?))
@@ -105,7 +116,12 @@ fn shop_bot(ai: AiBot) -> Result<Bot, Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let wecom = FakeAiBot::start(AiBotSimConfig::new(BOT_ID, BOT_SECRET)).await?;
+    callback_mode(&wecom).await?;
+    long_connection(&wecom).await
+}
 
+/// WeCom POSTs to the bot's URL and polls its streams.
+async fn callback_mode(wecom: &FakeAiBot) -> Result<(), Box<dyn std::error::Error>> {
     println!("== 1. callback mode: WeCom POSTs, then polls the stream ==");
     let bot = shop_bot(AiBot::callback(TOKEN, AES_KEY))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -135,14 +151,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .mention("小店助手"),
             )
             .await;
-        let mut shown = String::new();
-        for reply in talk.replies.iter().flatten() {
-            let content = reply["stream"]["content"].as_str().unwrap_or_default();
-            if content != shown {
-                println!("  bot ▸ {}", content.replace('\n', "\n        "));
-                shown = content.to_owned();
-            }
-        }
+        print_growth(
+            talk.replies
+                .iter()
+                .flatten()
+                .map(|r| r["stream"]["content"].as_str().unwrap_or_default()),
+        );
         println!(
             "  ({} refresh polls, finished: {})",
             talk.polls(),
@@ -192,6 +206,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         m.ai_bot("card_updated")
     );
 
+    Ok(())
+}
+
+/// The bot dials WeCom; the connection drops in the middle of an answer.
+async fn long_connection(wecom: &FakeAiBot) -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== 2. long connection: the bot dials WeCom's WebSocket ==");
     let bot = shop_bot(
         AiBot::websocket(BOT_ID, BOT_SECRET)
@@ -229,14 +248,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  -- connection dropped; the bot dials again --");
     wecom.wait_subscriptions(2, Duration::from_secs(5)).await;
     if let Some(a) = wecom.ws_answer(&id, Duration::from_secs(5)).await {
-        let mut shown = String::new();
-        for frame in &a.frames {
-            let content = frame["stream"]["content"].as_str().unwrap_or_default();
-            if content != shown {
-                println!("  bot ▸ {}", content.replace('\n', "\n        "));
-                shown = content.to_owned();
-            }
-        }
+        print_growth(
+            a.frames
+                .iter()
+                .map(|f| f["stream"]["content"].as_str().unwrap_or_default()),
+        );
         println!(
             "  (delivered {} times, answered {} time, {} frames)",
             a.deliveries,

@@ -393,7 +393,7 @@ fn chat_reads_a_pipe() {
 }
 
 /// A minimal AI bot: an open stream for a text, its end for the first poll.
-async fn stream_bot(body: String, query: std::collections::HashMap<String, String>) -> String {
+fn stream_bot(body: &str, query: &std::collections::HashMap<String, String>) -> String {
     let crypto = wecom_sdk_crypto::CallbackCrypto::new(
         "aibotCliToken",
         "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
@@ -405,7 +405,7 @@ async fn stream_bot(body: String, query: std::collections::HashMap<String, Strin
         &query["timestamp"],
         &query["nonce"],
     );
-    let plain = crypto.decrypt_json_message(sig, ts, nonce, &body).unwrap();
+    let plain = crypto.decrypt_json_message(sig, ts, nonce, body).unwrap();
     let m: serde_json::Value = serde_json::from_str(&plain).unwrap();
     let reply = if m["msgtype"] == "stream" {
         serde_json::json!({"msgtype":"stream","stream":{"id":"s1","finish":true,"content":"查询中…已签收"}})
@@ -439,7 +439,7 @@ fn aibot_follows_a_stream_with_polls_until_it_finishes() {
             |axum::extract::Query(q): axum::extract::Query<
                 std::collections::HashMap<String, String>,
             >,
-             body: String| stream_bot(body, q),
+             body: String| async move { stream_bot(&body, &q) },
         ),
     );
     rt.spawn(async move { axum::serve(listener, router).await });

@@ -99,6 +99,12 @@ impl Outlets {
             .insert(msgid.to_owned(), req_id.to_owned());
     }
 
+    /// The `req_id` answers to `msgid` go under now (a re-delivery during the decision
+    /// brings a new one).
+    fn req_id_of(&self, msgid: &str) -> Option<String> {
+        self.state().req_of.get(msgid).cloned()
+    }
+
     /// The answer to `msgid` is complete.
     pub(crate) fn unbind(&self, msgid: &str) {
         self.state().req_of.remove(msgid);
@@ -363,6 +369,7 @@ impl Bot {
         {
             Ok(Some(reply)) => {
                 let json = reply.to_json();
+                let req_id = ai.outlets.req_id_of(&msgid).unwrap_or(req_id);
                 ai.outlets.send(frame(cmd, &req_id, &json));
                 let open_stream = matches!(&reply, AiBotReply::Stream(s) if !s.finish);
                 if !open_stream {
