@@ -58,6 +58,34 @@ pub(crate) struct Subject<'a> {
     pub(crate) escalation: Escalation,
 }
 
+impl<'a> Subject<'a> {
+    /// The customer `user` (with `staff`, the member who has them) of a message that
+    /// fired `rule`, for the actions and the escalation notice.
+    pub(crate) fn new(
+        app: &str,
+        user: &'a str,
+        staff: Option<&'a str>,
+        nickname: Option<&String>,
+        text: Option<&str>,
+        rule: Option<&str>,
+    ) -> Self {
+        let escalation = Escalation {
+            app: app.to_owned(),
+            queue: String::new(),
+            priority: 0,
+            user: user.to_owned(),
+            nickname: nickname.cloned(),
+            text: text.unwrap_or_default().to_owned(),
+            rule: rule.unwrap_or_default().to_owned(),
+        };
+        Self {
+            user,
+            staff,
+            escalation,
+        }
+    }
+}
+
 impl Actions {
     pub(crate) fn new(
         robot: Option<WebhookClient>,

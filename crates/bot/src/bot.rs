@@ -18,7 +18,7 @@ use wecom_sdk_crypto::CallbackCrypto;
 use wecom_sdk_matcher::Engine;
 use wecom_sdk_message::callback::Message;
 
-use crate::actions::{Actions, Escalation, EscalationHook};
+use crate::actions::{Actions, EscalationHook};
 use crate::aibot::{AiBot, AiBotChannel};
 use crate::conversation::{ConversationStore, MemoryConversationStore};
 use crate::dedup::{Answered, Claim, DedupStore, MemoryDedupStore};
@@ -313,14 +313,7 @@ impl Bot {
         started: Instant,
     ) -> CallbackResponse {
         let inner = &self.inner;
-        let claim = match self.claim(&key).await {
-            Claim::InFlight => match self.wait_for(&key, started + inner.budget).await {
-                // Released (a handler failed) or expired: process it here, if still free.
-                None => self.claim(&key).await,
-                Some(seen) => seen,
-            },
-            other => other,
-        };
+        let claim = self.claim_by(&key, started + inner.budget).await;
         match claim {
             Claim::Fresh => {}
             Claim::Done(answered) => return self.replay(answered),
@@ -385,6 +378,18 @@ impl Bot {
                 self.inner.metrics.outcome("redelivered_empty");
                 CallbackResponse::empty()
             }
+        }
+    }
+
+    /// Claims `key`; one in flight elsewhere is waited for until `deadline`, and claimed
+    /// here if it was released (a handler failed) or its lease expired meanwhile.
+    pub(crate) async fn claim_by(&self, key: &str, deadline: Instant) -> Claim {
+        match self.claim(key).await {
+            Claim::InFlight => match self.wait_for(key, deadline).await {
+                None => self.claim(key).await,
+                Some(seen) => seen,
+            },
+            other => other,
         }
     }
 
@@ -974,18 +979,4 @@ fn app_crypto(
             .clock(Arc::new(CryptoClock(Arc::clone(clock))));
     }
     Ok((Some(crypto), corp_id))
-}
-
-impl Escalation {
-    pub(crate) fn blank(app: &str, user: &str) -> Self {
-        Self {
-            app: app.to_owned(),
-            queue: String::new(),
-            priority: 0,
-            user: user.to_owned(),
-            nickname: None,
-            text: String::new(),
-            rule: String::new(),
-        }
-    }
 }

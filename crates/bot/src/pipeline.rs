@@ -10,7 +10,7 @@ use wecom_sdk_message::callback::{Body, Event, Message};
 use wecom_sdk_message::send::TemplateCard;
 
 use crate::Bot;
-use crate::actions::{Escalation, Subject};
+use crate::actions::Subject;
 use crate::aibot::TextStream;
 use crate::deliver::{send_active, send_welcome};
 use crate::error::HandlerError;
@@ -227,6 +227,22 @@ impl Bot {
         }))
     }
 
+    /// Performs `actions` for `subject`: one line each for the event log (failures
+    /// counted).
+    pub(crate) async fn perform_actions(
+        &self,
+        actions: &[Action],
+        subject: &Subject<'_>,
+    ) -> Vec<String> {
+        let inner = &self.inner;
+        let (lines, failed) = inner
+            .actions
+            .perform(inner.client.as_ref(), actions, subject)
+            .await;
+        Metrics::add(&inner.metrics.action_failures, failed);
+        lines
+    }
+
     /// The rules' hit for `incoming`, counting limits in the shared store — or, when it
     /// fails (counted), in this process's.
     pub(crate) async fn find_counting(&self, incoming: &Incoming) -> Option<Hit> {
@@ -423,21 +439,15 @@ pub(crate) async fn finish(bot: &Bot, d: Decision, delivery: &'static str, sent:
     let text = d.message.text().map(std::borrow::Cow::into_owned);
     let mut actions = Vec::new();
     if !d.actions.is_empty() {
-        let mut escalation = Escalation::blank(&inner.app, &d.routed.user);
-        escalation.nickname.clone_from(&d.profile.nickname);
-        escalation.text = text.clone().unwrap_or_default();
-        escalation.rule = d.rule.clone().unwrap_or_default();
-        let subject = Subject {
-            user: &d.routed.user,
-            staff: d.routed.staff.as_deref(),
-            escalation,
-        };
-        let (lines, failed) = inner
-            .actions
-            .perform(inner.client.as_ref(), &d.actions, &subject)
-            .await;
-        Metrics::add(&inner.metrics.action_failures, failed);
-        actions = lines;
+        let subject = Subject::new(
+            &inner.app,
+            &d.routed.user,
+            d.routed.staff.as_deref(),
+            d.profile.nickname.as_ref(),
+            text.as_deref(),
+            d.rule.as_deref(),
+        );
+        actions = bot.perform_actions(&d.actions, &subject).await;
     }
     record(bot, &d, delivery, actions, errors);
 }

@@ -14,7 +14,7 @@ pub(crate) const ENCODING_AES_KEY_LEN: usize = 43;
 
 /// WeCom's keys are non-canonical base64: the 43rd character often has non-zero low
 /// bits, which a strict decoder rejects although WeCom accepts the key.
-pub(crate) const LENIENT: GeneralPurpose = GeneralPurpose::new(
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_allow_trailing_bits(true)
@@ -55,9 +55,16 @@ impl AesKey {
                 pos + 1
             )));
         }
+        Self::decode(encoding_aes_key)
+    }
+
+    /// Decodes base64 of 32 bytes (non-canonical trailing bits allowed, as WeCom's keys
+    /// have them) into the key schedule and the IV.
+    pub(crate) fn decode(text: &str) -> Result<Self, CryptoError> {
+        let illegal = |reason: String| CryptoError::IllegalAesKey { reason };
         let mut key = Zeroizing::new([0u8; 33]);
         let len = LENIENT
-            .decode_slice(encoding_aes_key.as_bytes(), &mut key[..])
+            .decode_slice(text.as_bytes(), &mut key[..])
             .map_err(|e| illegal(format!("not valid base64: {e}")))?;
         if len != 32 {
             return Err(illegal(format!("decodes to {len} bytes, not 32")));

@@ -1,11 +1,9 @@
 //! [`MediaKey`]: the AES key of an AI bot's (智能机器人) encrypted images and files.
 
 use aes::Aes256;
-use aes::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
-use base64::Engine as _;
-use zeroize::Zeroizing;
+use aes::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
 
-use crate::key::{AesKey, LENIENT};
+use crate::key::AesKey;
 use crate::{CryptoError, padding};
 
 /// The key that decrypts an AI bot's media downloads: AES-256-CBC with the key's first
@@ -39,26 +37,16 @@ impl MediaKey {
     /// # Errors
     /// [`CryptoError::IllegalAesKey`] (-40004) when it is not base64 of 32 bytes.
     pub fn from_base64(key: &str) -> Result<Self, CryptoError> {
-        let illegal = |reason: String| CryptoError::IllegalAesKey { reason };
-        let mut raw = Zeroizing::new([0u8; 33]);
         let trimmed = key.trim_end_matches('=');
         if trimmed.len() != 43 {
-            return Err(illegal(format!(
-                "a media key is 43 base64 characters (32 bytes), got {}",
-                trimmed.chars().count()
-            )));
+            return Err(CryptoError::IllegalAesKey {
+                reason: format!(
+                    "a media key is 43 base64 characters (32 bytes), got {}",
+                    trimmed.chars().count()
+                ),
+            });
         }
-        let len = LENIENT
-            .decode_slice(trimmed.as_bytes(), &mut raw[..])
-            .map_err(|e| illegal(format!("not valid base64: {e}")))?;
-        if len != 32 {
-            return Err(illegal(format!("decodes to {len} bytes, not 32")));
-        }
-        let cipher = Aes256::new_from_slice(&raw[..32])
-            .map_err(|_| illegal("decodes to a key of the wrong size".to_owned()))?;
-        let mut iv = Zeroizing::new([0u8; 16]);
-        iv.copy_from_slice(&raw[..16]);
-        Ok(Self(AesKey { cipher, iv }))
+        AesKey::decode(trimmed).map(Self)
     }
 
     pub(crate) fn of(key: &AesKey) -> Self {

@@ -15,12 +15,11 @@ use super::AiBotChannel;
 use super::produce::{Outlet, cut_to};
 use super::stream::{StreamState, TextStream};
 use crate::Bot;
-use crate::actions::{Escalation, Subject};
+use crate::actions::Subject;
 use crate::bot::unix_ms;
 use crate::error::HandlerError;
 use crate::event_log::EventRecord;
 use crate::handler::Context;
-use crate::metrics::Metrics;
 use crate::pipeline::{Chosen, with_profile};
 use crate::render::{Piece, plan};
 
@@ -393,21 +392,15 @@ impl Bot {
         let bot = self.clone();
         let message = Arc::clone(message);
         self.inner.tracker.spawn(async move {
-            let inner = &bot.inner;
-            let mut escalation = Escalation::blank(&inner.app, &message.from_user);
-            escalation.nickname.clone_from(&decision.nickname);
-            escalation.text = text.clone().unwrap_or_default();
-            escalation.rule = decision.rule.clone().unwrap_or_default();
-            let subject = Subject {
-                user: &message.from_user,
-                staff: None,
-                escalation,
-            };
-            let (actions, failed) = inner
-                .actions
-                .perform(inner.client.as_ref(), &decision.actions, &subject)
-                .await;
-            Metrics::add(&inner.metrics.action_failures, failed);
+            let subject = Subject::new(
+                &bot.inner.app,
+                &message.from_user,
+                None,
+                decision.nickname.as_ref(),
+                text.as_deref(),
+                decision.rule.as_deref(),
+            );
+            let actions = bot.perform_actions(&decision.actions, &subject).await;
             bot.ai_record(&message, &decision, delivery, text, actions);
         });
     }

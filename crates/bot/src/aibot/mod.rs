@@ -359,13 +359,7 @@ impl Bot {
         seal: &(dyn Fn(&AiBotReply) -> Result<bytes::Bytes, ()> + Sync),
         started: Instant,
     ) -> CallbackResponse {
-        let claim = match self.claim(&key).await {
-            Claim::InFlight => match self.wait_for(&key, started + self.inner.budget).await {
-                None => self.claim(&key).await,
-                Some(seen) => seen,
-            },
-            other => other,
-        };
+        let claim = self.claim_by(&key, started + self.inner.budget).await;
         match claim {
             Claim::Fresh => {}
             Claim::Done(Answered::Passive(bytes)) => {

@@ -339,16 +339,9 @@ impl Bot {
         }
         let key = format!("{}:aibot:{msgid}", self.inner.app);
         let budget = self.inner.budget;
-        let claim = match self.claim(&key).await {
-            Claim::InFlight => match self
-                .wait_for(&key, std::time::Instant::now() + budget)
-                .await
-            {
-                None => self.claim(&key).await,
-                Some(seen) => seen,
-            },
-            other => other,
-        };
+        let claim = self
+            .claim_by(&key, std::time::Instant::now() + budget)
+            .await;
         match claim {
             Claim::Fresh => {}
             Claim::Done(Answered::Passive(bytes)) => {
