@@ -50,6 +50,8 @@ mod metrics;
 mod pipeline;
 mod profile;
 #[cfg(feature = "redis")]
+mod redis_base;
+#[cfg(feature = "redis")]
 mod redis_conversation;
 #[cfg(feature = "redis")]
 mod redis_dedup;

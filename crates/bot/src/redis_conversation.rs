@@ -9,7 +9,7 @@ use redis::{AsyncCommands, Script};
 
 use crate::conversation::{ConversationStore, OpenStep};
 use crate::error::StoreError;
-use crate::redis_dedup::{bounded, connection};
+use crate::redis_base::{RedisBase, millis};
 
 /// Deletes the step only if it is still the expected one.
 const CLEAR_IF: &str = r"
@@ -30,48 +30,43 @@ return 0
 /// ```
 #[derive(Clone)]
 pub struct RedisConversationStore {
-    conn: ConnectionManager,
-    prefix: String,
+    base: RedisBase,
     clear_if: Script,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisConversationStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConversationStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        self.base.debug("RedisConversationStore", f)
     }
 }
 
 impl RedisConversationStore {
     /// How long one Redis operation may take before it fails (the message is then
     /// answered outside any step).
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+    pub const DEFAULT_TIMEOUT: Duration = RedisBase::DEFAULT_TIMEOUT;
 
     /// Connects (with automatic reconnection); keys start with `prefix`.
     ///
     /// # Errors
     /// The URL is invalid or Redis cannot be reached.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        Ok(Self::new(
-            connection(url, Self::DEFAULT_TIMEOUT).await?,
-            prefix,
-        ))
+        Ok(Self::with(RedisBase::connect(url, prefix.into()).await?))
     }
 
     /// Uses an existing connection manager.
     pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self::with(RedisBase::new(conn, prefix.into()))
+    }
+
+    fn with(base: RedisBase) -> Self {
         Self {
-            conn,
-            prefix: prefix.into(),
+            base,
             clear_if: Script::new(CLEAR_IF),
-            timeout: Self::DEFAULT_TIMEOUT,
         }
     }
 
     fn key(&self, key: &str) -> String {
-        format!("{}conv:{key}", self.prefix)
+        format!("{}conv:{key}", self.base.prefix)
     }
 }
 
@@ -88,26 +83,28 @@ fn decode(value: &str) -> Option<OpenStep> {
 #[async_trait]
 impl ConversationStore for RedisConversationStore {
     async fn get(&self, key: &str) -> Result<Option<OpenStep>, StoreError> {
-        let mut conn = self.conn.clone();
-        let value: Option<String> = bounded(self.timeout, conn.get(self.key(key))).await?;
+        let mut conn = self.base.conn.clone();
+        let value: Option<String> = self.base.bounded(conn.get(self.key(key))).await?;
         Ok(value.as_deref().and_then(decode))
     }
 
     async fn set(&self, key: &str, step: &OpenStep, keep: Duration) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
-        bounded(self.timeout, conn.pset_ex(self.key(key), encode(step), ms)).await
+        let mut conn = self.base.conn.clone();
+        let ms = millis(keep);
+        self.base
+            .bounded(conn.pset_ex(self.key(key), encode(step), ms))
+            .await
     }
 
     async fn clear(&self, key: &str, expected: Option<&OpenStep>) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.base.conn.clone();
         let removed: i64 = match expected {
             Some(step) => {
                 let mut call = self.clear_if.key(self.key(key));
                 call.arg(encode(step));
-                bounded(self.timeout, call.invoke_async(&mut conn)).await?
+                self.base.bounded(call.invoke_async(&mut conn)).await?
             }
-            None => bounded(self.timeout, conn.del(self.key(key))).await?,
+            None => self.base.bounded(conn.del(self.key(key))).await?,
         };
         Ok(removed > 0)
     }

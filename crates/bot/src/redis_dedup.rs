@@ -8,6 +8,7 @@ use redis::aio::ConnectionManager;
 
 use crate::dedup::{Answered, Claim, DedupStore};
 use crate::error::StoreError;
+use crate::redis_base::{RedisBase, millis};
 
 /// In flight (`F`, with the lease as its expiry) when absent; else what it holds.
 const CLAIM: &str = r"
@@ -35,59 +36,21 @@ return 0
 /// ```
 #[derive(Clone)]
 pub struct RedisDedupStore {
-    conn: ConnectionManager,
-    prefix: String,
+    base: RedisBase,
     claim: Script,
     release: Script,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisDedupStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisDedupStore")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
+        self.base.debug("RedisDedupStore", f)
     }
-}
-
-pub(crate) fn store_error(e: &redis::RedisError) -> StoreError {
-    StoreError::new(format!("redis: {e}"))
-}
-
-/// Runs one Redis operation within `timeout` (an outage costs a callback this much, not
-/// the reconnection backoff).
-pub(crate) async fn bounded<T>(
-    timeout: Duration,
-    op: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(timeout, op).await {
-        Ok(result) => result.map_err(|e| store_error(&e)),
-        Err(_) => Err(StoreError::new(format!(
-            "redis: no answer within {} ms",
-            timeout.as_millis()
-        ))),
-    }
-}
-
-/// A connection manager for `url` that fails fast (1 s to connect, `timeout` a response).
-pub(crate) async fn connection(
-    url: &str,
-    timeout: Duration,
-) -> Result<ConnectionManager, StoreError> {
-    let client = redis::Client::open(url).map_err(|e| store_error(&e))?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(timeout));
-    ConnectionManager::new_with_config(client, config)
-        .await
-        .map_err(|e| store_error(&e))
 }
 
 impl RedisDedupStore {
     /// How long one operation may take before it fails (the bot then answers from local
     /// state): a Redis outage costs a callback this much, not a reconnection backoff.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+    pub const DEFAULT_TIMEOUT: Duration = RedisBase::DEFAULT_TIMEOUT;
 
     /// Connects (reconnecting by itself after an outage); keys start with `prefix`
     /// (braces in it are replaced, so the hash tag stays the message's).
@@ -95,45 +58,44 @@ impl RedisDedupStore {
     /// # Errors
     /// The URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        Ok(Self::new(
-            connection(url, Self::DEFAULT_TIMEOUT).await?,
-            prefix,
+        Ok(Self::with(
+            RedisBase::connect(url, sanitized(prefix)).await?,
         ))
     }
 
     /// Uses an existing connection manager.
     pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self::with(RedisBase::new(conn, sanitized(prefix)))
+    }
+
+    fn with(base: RedisBase) -> Self {
         Self {
-            conn,
-            prefix: prefix.into().replace(['{', '}'], "_"),
+            base,
             claim: Script::new(CLAIM),
             release: Script::new(RELEASE),
-            timeout: Self::DEFAULT_TIMEOUT,
         }
     }
 
     /// How long one operation may take (default [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT)).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.base.timeout = timeout;
         self
     }
 
     /// The Redis key of a dedup key.
     pub fn key(&self, key: &str) -> String {
-        format!("{}dedup:{{{}}}", self.prefix, key.replace(['{', '}'], "_"))
-    }
-
-    async fn bounded<T>(
-        &self,
-        op: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, StoreError> {
-        bounded(self.timeout, op).await
+        format!(
+            "{}dedup:{{{}}}",
+            self.base.prefix,
+            key.replace(['{', '}'], "_")
+        )
     }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+/// Braces in the prefix are replaced, so the hash tag stays the message's.
+fn sanitized(prefix: impl Into<String>) -> String {
+    prefix.into().replace(['{', '}'], "_")
 }
 
 fn read(stored: &[u8]) -> Result<Claim, StoreError> {
@@ -149,8 +111,9 @@ fn read(stored: &[u8]) -> Result<Claim, StoreError> {
 #[async_trait]
 impl DedupStore for RedisDedupStore {
     async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.base.conn.clone();
         let stored: Vec<u8> = self
+            .base
             .bounded(
                 self.claim
                     .key(self.key(key))
@@ -167,28 +130,29 @@ impl DedupStore for RedisDedupStore {
         answered: &Answered,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.base.conn.clone();
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(key))
             .arg(answered.encode())
             .arg("PX")
             .arg(millis(ttl));
-        self.bounded(cmd.query_async::<()>(&mut conn)).await
+        self.base.bounded(cmd.query_async::<()>(&mut conn)).await
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.base.conn.clone();
         let _: i64 = self
+            .base
             .bounded(self.release.key(self.key(key)).invoke_async(&mut conn))
             .await?;
         Ok(())
     }
 
     async fn peek(&self, key: &str) -> Result<Option<Claim>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.base.conn.clone();
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.key(key));
-        let stored: Option<Vec<u8>> = self.bounded(cmd.query_async(&mut conn)).await?;
+        let stored: Option<Vec<u8>> = self.base.bounded(cmd.query_async(&mut conn)).await?;
         match stored {
             None => Ok(None),
             Some(s) if s.is_empty() => Ok(None),

@@ -9,7 +9,7 @@ use redis::aio::ConnectionManager;
 
 use crate::aibot::{StreamState, StreamStore};
 use crate::error::StoreError;
-use crate::redis_dedup::{bounded, connection};
+use crate::redis_base::{RedisBase, millis};
 
 /// Stream states in Redis under `{prefix}stream:{app}:{id}`, as JSON with their expiry.
 ///
@@ -24,46 +24,39 @@ use crate::redis_dedup::{bounded, connection};
 /// ```
 #[derive(Clone)]
 pub struct RedisStreamStore {
-    conn: ConnectionManager,
-    prefix: String,
-    timeout: Duration,
+    base: RedisBase,
 }
 
 impl std::fmt::Debug for RedisStreamStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStreamStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        self.base.debug("RedisStreamStore", f)
     }
 }
 
 impl RedisStreamStore {
     /// How long one Redis operation may take before it fails (a poll then gets no
     /// answer and WeCom polls again).
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+    pub const DEFAULT_TIMEOUT: Duration = RedisBase::DEFAULT_TIMEOUT;
 
     /// Connects (with automatic reconnection); keys start with `prefix`.
     ///
     /// # Errors
     /// The URL is invalid or Redis cannot be reached.
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        Ok(Self::new(
-            connection(url, Self::DEFAULT_TIMEOUT).await?,
-            prefix,
-        ))
+        Ok(Self::with(RedisBase::connect(url, prefix.into()).await?))
     }
 
     /// Uses an existing connection manager.
     pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
-        Self {
-            conn,
-            prefix: prefix.into(),
-            timeout: Self::DEFAULT_TIMEOUT,
-        }
+        Self::with(RedisBase::new(conn, prefix.into()))
+    }
+
+    fn with(base: RedisBase) -> Self {
+        Self { base }
     }
 
     fn key(&self, id: &str) -> String {
-        format!("{}stream:{id}", self.prefix)
+        format!("{}stream:{id}", self.base.prefix)
     }
 }
 
@@ -72,14 +65,16 @@ impl StreamStore for RedisStreamStore {
     async fn put(&self, id: &str, state: &StreamState, ttl: Duration) -> Result<(), StoreError> {
         let json = serde_json::to_string(state)
             .map_err(|e| StoreError::new(format!("stream state: {e}")))?;
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut conn = self.conn.clone();
-        bounded(self.timeout, conn.pset_ex(self.key(id), json, ms)).await
+        let ms = millis(ttl);
+        let mut conn = self.base.conn.clone();
+        self.base
+            .bounded(conn.pset_ex(self.key(id), json, ms))
+            .await
     }
 
     async fn get(&self, id: &str) -> Result<Option<StreamState>, StoreError> {
-        let mut conn = self.conn.clone();
-        let value: Option<String> = bounded(self.timeout, conn.get(self.key(id))).await?;
+        let mut conn = self.base.conn.clone();
+        let value: Option<String> = self.base.bounded(conn.get(self.key(id))).await?;
         // A value this version cannot read is an unknown stream, not an outage.
         Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
