@@ -148,6 +148,11 @@ impl CompiledRule {
         {
             return Some(Verdict::OutOfScope("chat"));
         }
+        if let Some(kind) = s.chat
+            && (kind == crate::ChatKind::Group) != incoming.chat_id.is_some()
+        {
+            return Some(Verdict::OutOfScope("chat kind"));
+        }
         if !s.users.is_empty() && !s.users.contains(&incoming.user_id) {
             return Some(Verdict::OutOfScope("user"));
         }

@@ -85,8 +85,8 @@ pub use normalize::Normalizer;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisCounterStore;
 pub use rule::{
-    Action, Ask, Audience, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec, Rule,
-    Schedule, Scope, TriggerLimit, Variant, Window, parse_days, parse_time,
+    Action, Ask, Audience, ChatKind, DateRange, EventTrigger, Keyword, MatchMode, Part, ReplySpec,
+    Rule, Schedule, Scope, TriggerLimit, Variant, Window, parse_days, parse_time,
 };
 
 /// The guide: the rules-file reference (`docs/rules.md` of this crate).

@@ -173,6 +173,19 @@ pub struct Scope {
     pub tags: Vec<String>,
     /// Channels.
     pub channels: Vec<Channel>,
+    /// Group chats only, or single chats only (`None`: both). A message is in a group
+    /// when it has a chat id.
+    pub chat: Option<ChatKind>,
+}
+
+/// Where a message was sent: a group chat (it has a chat id) or a single chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChatKind {
+    /// A one-to-one chat.
+    Single,
+    /// A group chat.
+    Group,
 }
 
 /// Conditions on the sender, evaluated on what the caller supplies with the message.

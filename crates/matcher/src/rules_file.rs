@@ -434,7 +434,7 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
     r.off_hours = o.bool("off_hours")?.unwrap_or(false);
     if let Some(v) = o.get("scope") {
         let s = Obj::new(v, &owner, "scope")?;
-        s.known(&["chats", "users", "departments", "tags", "channels"])?;
+        s.known(&["chats", "users", "departments", "tags", "channels", "chat"])?;
         r.scope = Scope {
             chats: s.strings("chats")?,
             users: s.strings("users")?,
@@ -464,6 +464,17 @@ fn rule(v: &Value, index: usize) -> Res<Rule> {
                     })
                 })
                 .collect::<Res<_>>()?,
+            chat: match s.str("chat")? {
+                None | Some("any") => None,
+                Some("group") => Some(crate::ChatKind::Group),
+                Some("single") => Some(crate::ChatKind::Single),
+                Some(other) => {
+                    return Err(s.err(
+                        "chat",
+                        format!("unknown chat kind {other:?} (group, single, any)"),
+                    ));
+                }
+            },
         };
     }
     if let Some(v) = o.get("audience") {

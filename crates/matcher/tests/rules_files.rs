@@ -417,3 +417,41 @@ fn broken_steps_are_refused_naming_the_rule_and_the_field() {
         "{twice}"
     );
 }
+
+#[test]
+fn a_rule_can_answer_in_group_chats_only_or_single_chats_only() {
+    let set = wecom_sdk_matcher::RuleSet::from_toml_str(
+        r#"
+[[rules]]
+id = "group-hours"
+keywords = ["营业时间"]
+scope = { chat = "group" }
+reply = "群里：9 点营业"
+
+[[rules]]
+id = "single-hours"
+keywords = ["营业时间"]
+scope = { chat = "single", channels = ["ai_bot"] }
+reply = "私聊：9 点营业"
+"#,
+    )
+    .unwrap();
+    let engine = wecom_sdk_matcher::Engine::new(set);
+    let ask = wecom_sdk_matcher::Incoming::new("zhangsan", "营业时间")
+        .channel(wecom_sdk_matcher::Channel::AiBot);
+    let rule = |i: &wecom_sdk_matcher::Incoming| engine.find(i).map(|h| h.rule_id().to_owned());
+    assert_eq!(
+        rule(&ask.clone().chat_id("wrG")).as_deref(),
+        Some("group-hours")
+    );
+    assert_eq!(rule(&ask).as_deref(), Some("single-hours"));
+    let err = wecom_sdk_matcher::RuleSet::from_toml_str(
+        "[[rules]]\nid = \"x\"\nkeywords = [\"a\"]\nscope = { chat = \"room\" }\nreply = \"b\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("x") && err.contains("chat") && err.contains("room"),
+        "{err}"
+    );
+}
