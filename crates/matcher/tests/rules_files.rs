@@ -451,7 +451,7 @@ reply = "私聊：9 点营业"
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("x") && err.contains("chat") && err.contains("room"),
+        err.contains("rule 'x'") && err.contains("chat") && err.contains("room"),
         "{err}"
     );
 }
