@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 use wecom_sdk_matcher::Channel;
 
 /// One message, as the bot handled it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct EventRecord {
     /// When it was handled (Unix milliseconds).
@@ -42,6 +42,10 @@ pub struct EventRecord {
     /// Its A/B variant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// What was answered, in words (texts, news titles as markdown links; media has
+    /// none): the bot's answer, or — with outcome `human_reply` — a human servicer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
     /// Milliseconds from the request to the decision.
     pub latency_ms: u64,
     /// How it was delivered: `passive`, `passive+active`, `active`, `welcome`, `none`,
@@ -51,10 +55,10 @@ pub struct EventRecord {
     /// `handler_error`, `no_route`, …
     pub outcome: String,
     /// What each action did: `add_tags: ok`, `escalate complaints: notified`, ….
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<String>,
     /// Active sends that failed, with WeCom's code.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
     /// The dedup key (a `MsgId`, or the event's identity).
     pub key: String,

@@ -32,7 +32,7 @@ const OUTCOMES: [&str; 16] = [
 ];
 
 /// What the 微信客服 channel counts (`wecom_bot_kf_total{what}`).
-const KF: [&str; 21] = [
+const KF: [&str; 22] = [
     "read",
     "answered",
     "welcomed",
@@ -42,6 +42,7 @@ const KF: [&str; 21] = [
     "with_human",
     "session_change",
     "msg_send_fail",
+    "human_reply",
     "transferred",
     "transfer_failed",
     "step_opened",

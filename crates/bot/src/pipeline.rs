@@ -474,6 +474,7 @@ pub(crate) fn record(
         text: d.message.text().map(std::borrow::Cow::into_owned),
         rule: d.rule.clone(),
         variant: d.variant.clone(),
+        reply: answered_words(&d.pieces, delivery),
         latency_ms: d.decided_ms,
         delivery: delivery.to_owned(),
         outcome: d.outcome.to_owned(),
@@ -481,6 +482,14 @@ pub(crate) fn record(
         errors,
         key: d.message.dedup_key(),
     });
+}
+
+/// The words of an answer that went out (`None` when nothing was delivered).
+fn answered_words(pieces: &[Piece], delivery: &str) -> Option<String> {
+    if pieces.is_empty() || matches!(delivery, "none" | "failed") {
+        return None;
+    }
+    Some(crate::render::words(pieces, "\n"))
 }
 
 fn count(metrics: &Metrics, sent: &crate::deliver::Sent) {

@@ -69,6 +69,31 @@ pub struct NewsItem {
     pub pic_url: Option<String>,
 }
 
+/// The words of `pieces` joined by `sep`: texts as they are, news cards as markdown
+/// links, mini-programs by title; media (images, videos, files) has no words.
+pub(crate) fn words(pieces: &[Piece], sep: &str) -> String {
+    let mut out = String::new();
+    let mut push = |s: &str| {
+        if !out.is_empty() {
+            out.push_str(sep);
+        }
+        out.push_str(s);
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => push(t),
+            Piece::News(items) => {
+                for item in items {
+                    push(&format!("[{}]({})", item.title, item.url));
+                }
+            }
+            Piece::MiniProgram { title, .. } => push(title),
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Piece {
     /// A short name for logs and the event log.
     pub fn kind(&self) -> &'static str {

@@ -334,6 +334,7 @@ async fn feedback_is_recorded_and_answered_with_nothing() {
     assert_eq!(answered.chat.as_deref(), Some("wrGroup1"));
     assert_eq!(format!("{:?}", answered.channel), "AiBot");
     assert_eq!(answered.delivery, "passive");
+    assert_eq!(answered.reply.as_deref(), Some("我们 9:00–21:00 营业。"));
 }
 
 #[tokio::test]

@@ -111,7 +111,7 @@ impl Bot {
                 let bot = self.clone();
                 self.inner.tracker.spawn(async move {
                     if let Ok(decision) = work.await {
-                        bot.ai_after(&message, decision, "late");
+                        bot.ai_after(&message, decision, "late", None);
                     }
                 });
                 Ok(None)
@@ -137,8 +137,8 @@ impl Bot {
             }
             _ => TextStream::new(futures_util::stream::empty()),
         };
-        self.ai_after(message, decision, "stream");
-        self.produce(ai, message, pieces, state, outlet, None).await;
+        let state = self.produce(ai, message, pieces, state, outlet, None).await;
+        self.ai_after(message, decision, "stream", Some(state.content));
     }
 
     /// The first reply of a decision made in time.
@@ -151,6 +151,7 @@ impl Bot {
         remaining: Duration,
     ) -> Option<AiBotReply> {
         let answer = std::mem::take(&mut decision.answer);
+        let mut decision = Some(decision);
         let (reply, delivery) = match answer {
             AiAnswer::Nothing => (None, "none"),
             AiAnswer::Welcome(reply) => (Some(*reply), "welcome"),
@@ -180,10 +181,15 @@ impl Bot {
                 let msg = Arc::clone(message);
                 // The producer hands over its first state after one flush interval.
                 let wait = remaining.max(ai.flush * 2);
+                let decided = decision.take();
                 self.inner.tracker.spawn(async move {
                     if let Some(ai) = bot.inner.aibot.as_ref() {
-                        bot.produce(ai, &msg, stream, state, outlet, Some(first_tx))
+                        let last = bot
+                            .produce(ai, &msg, stream, state, outlet, Some(first_tx))
                             .await;
+                        if let Some(decided) = decided {
+                            bot.ai_after(&msg, decided, "stream", Some(last.content));
+                        }
                     }
                 });
                 // The first reply shows what came within a moment (else an empty start).
@@ -209,7 +215,10 @@ impl Bot {
                 false
             }
         });
-        self.ai_after(message, decision, delivery);
+        if let Some(decision) = decision {
+            let words = reply.as_ref().map(reply_words);
+            self.ai_after(message, decision, delivery, words);
+        }
         reply
     }
 
@@ -374,6 +383,7 @@ impl Bot {
         message: &Arc<AiBotMessage>,
         decision: AiDecision,
         delivery: &'static str,
+        reply: Option<String>,
     ) {
         self.inner.metrics.count_ai(match delivery {
             "none" => "unanswered",
@@ -386,7 +396,7 @@ impl Bot {
         let text = message.text().map(|t| strip_mentions(&t));
         if decision.actions.is_empty() {
             // Nothing slow to do: the record is written here, without a task.
-            self.ai_record(message, &decision, delivery, text, Vec::new());
+            self.ai_record(message, &decision, delivery, text, reply, Vec::new());
             return;
         }
         let bot = self.clone();
@@ -401,7 +411,7 @@ impl Bot {
                 decision.rule.as_deref(),
             );
             let actions = bot.perform_actions(&decision.actions, &subject).await;
-            bot.ai_record(&message, &decision, delivery, text, actions);
+            bot.ai_record(&message, &decision, delivery, text, reply, actions);
         });
     }
 
@@ -411,6 +421,7 @@ impl Bot {
         decision: &AiDecision,
         delivery: &str,
         text: Option<String>,
+        reply: Option<String>,
         actions: Vec<String>,
     ) {
         let inner = &self.inner;
@@ -434,6 +445,7 @@ impl Bot {
             text,
             rule: decision.rule.clone(),
             variant: decision.variant.clone(),
+            reply,
             latency_ms: decision.latency_ms,
             delivery: delivery.to_owned(),
             outcome: decision.outcome.to_owned(),
@@ -441,6 +453,25 @@ impl Bot {
             errors: Vec::new(),
             key: format!("aibot:{}", message.msgid),
         });
+    }
+}
+
+/// The words of a reply for the archive: its text, or its card's title.
+fn reply_words(reply: &AiBotReply) -> String {
+    let card_title = |card: &TemplateCard| {
+        card.main_title
+            .as_ref()
+            .and_then(|t| t.title.clone())
+            .unwrap_or_default()
+    };
+    match reply {
+        AiBotReply::Text { content } => content.clone(),
+        AiBotReply::Stream(s) => s.content.clone(),
+        AiBotReply::StreamWithTemplateCard { stream, .. } => stream.content.clone(),
+        AiBotReply::TemplateCard(card) | AiBotReply::UpdateTemplateCard { card, .. } => {
+            card_title(card)
+        }
+        _ => String::new(),
     }
 }
 
@@ -462,29 +493,10 @@ fn is_question(message: &AiBotMessage) -> bool {
     )
 }
 
-/// The text of `pieces` as one markdown answer: texts as they are, news cards as links,
-/// mini-programs by title; media (which AI-bot streams cannot carry) is left out.
+/// The text of `pieces` as one markdown answer (media, which AI-bot streams cannot
+/// carry, is left out).
 fn markdown(pieces: &[Piece]) -> String {
-    let mut out = String::new();
-    let mut push = |s: &str| {
-        if !out.is_empty() {
-            out.push_str("\n\n");
-        }
-        out.push_str(s);
-    };
-    for piece in pieces {
-        match piece {
-            Piece::Text(t) => push(t),
-            Piece::News(items) => {
-                for item in items {
-                    push(&format!("[{}]({})", item.title, item.url));
-                }
-            }
-            Piece::MiniProgram { title, .. } => push(title),
-            _ => tracing::debug!("an image, video or file part is not sent in an AI-bot stream"),
-        }
-    }
-    cut_to(out, STREAM_MAX_BYTES)
+    cut_to(crate::render::words(pieces, "\n\n"), STREAM_MAX_BYTES)
 }
 
 /// `text` without @-mentions: every word starting with `@` (at the start or after a

@@ -67,7 +67,7 @@ impl Bot {
         mut state: StreamState,
         outlet: Outlet,
         first: Option<tokio::sync::oneshot::Sender<StreamState>>,
-    ) {
+    ) -> StreamState {
         let id = message.msgid.as_str();
         let mut first = first;
         let Some(mut pieces) = pieces.take() else {
@@ -75,7 +75,7 @@ impl Bot {
                 stream = id,
                 "a stream answered twice: its pieces were already read"
             );
-            return;
+            return state;
         };
         let metrics = &self.inner.metrics;
         let mut images = Vec::new();
@@ -157,7 +157,7 @@ impl Bot {
             if tx.send(state.clone()).is_ok() {
                 // Done before the first reply went: the first reply is the whole answer.
                 self.ai_finished(ai, message, &state, outlet).await;
-                return;
+                return state;
             }
         }
         if self.in_window(ai, &state) {
@@ -168,6 +168,7 @@ impl Bot {
             self.respond_late(ai, message, &state.content).await;
         }
         self.ai_finished(ai, message, &state, outlet).await;
+        state
     }
 
     /// Whether WeCom still polls the stream of `state`.

@@ -32,6 +32,8 @@ const WITH_HUMAN: i64 = 95_018;
 const STATE_QUEUE: u8 = 2;
 /// `service_state`: a named human servicer.
 const STATE_SERVICER: u8 = 3;
+/// `origin` of a message a servicer sent from the WeCom client.
+const ORIGIN_SERVICER: u8 = 5;
 /// `session_status_change.change_type`: the session ended.
 const SESSION_ENDED: u8 = 3;
 
@@ -49,6 +51,8 @@ pub(super) enum Handled {
     Session,
     /// `msg_send_fail`: a message the bot sent was not delivered.
     SendFailed,
+    /// A human servicer wrote to the customer (kept for the archive).
+    HumanReply,
 }
 
 impl Handled {
@@ -63,6 +67,7 @@ impl Handled {
             Self::WithHuman => "with_human",
             Self::Session => "session_change",
             Self::SendFailed => "msg_send_fail",
+            Self::HumanReply => "human_reply",
         }
     }
 }
@@ -71,6 +76,7 @@ impl Handled {
 #[derive(Debug, Default)]
 struct EntryTrace {
     rule: Option<String>,
+    reply: Option<String>,
     variant: Option<String>,
     actions: Vec<String>,
     errors: Vec<String>,
@@ -99,6 +105,10 @@ impl Bot {
             (KfSyncedBody::Text { text }, 3) => {
                 self.kf_text(kf, entry, &text.content, callback, &mut trace)
                     .await
+            }
+            (KfSyncedBody::Text { text }, ORIGIN_SERVICER) => {
+                trace.reply = Some(text.content.clone());
+                Handled::HumanReply
             }
             (
                 KfSyncedBody::Event {
@@ -182,6 +192,8 @@ impl Bot {
         let inner = &self.inner;
         let Some(sink) = &inner.sink else { return };
         let (msg_type, event, text) = match &entry.body {
+            // A servicer's text is the reply, not the customer's words.
+            KfSyncedBody::Text { .. } if handled == Handled::HumanReply => ("text", None, None),
             KfSyncedBody::Text { text } => ("text", None, Some(text.content.clone())),
             KfSyncedBody::Event { event } => ("event", Some(event_name(event).to_owned()), None),
             KfSyncedBody::Image { .. } => ("image", None, None),
@@ -209,6 +221,7 @@ impl Bot {
             text,
             rule: trace.rule,
             variant: trace.variant,
+            reply: trace.reply,
             latency_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
             delivery: delivery.to_owned(),
             outcome: handled.name().to_owned(),
@@ -395,6 +408,9 @@ impl Bot {
         let (kfid, customer) = (entry.open_kfid.as_str(), entry.external_userid.as_str());
         let (sent, errors) = self.kf_send(kf, kfid, customer, &hit.pieces).await;
         trace.errors.extend(errors);
+        if sent > 0 {
+            trace.reply = Some(crate::render::words(&hit.pieces, "\n"));
+        }
         let actions = hit.actions;
         // A named servicer (state 3) before the queue (state 2).
         let hand_over = actions.iter().find_map(|a| match a {
@@ -460,6 +476,7 @@ impl Bot {
         {
             Ok(_) => {
                 crate::metrics::Metrics::incr(&self.inner.metrics.active_sent);
+                trace.reply = Some(crate::render::words(&hit.pieces, "\n"));
                 Handled::Welcomed
             }
             Err(e) => {
