@@ -55,6 +55,10 @@ pub mod getting_started {}
 #[doc = include_str!("../docs/ai-bot.md")]
 pub mod ai_bot {}
 
+/// Service insight: the conversation archive in PostgreSQL (feature `postgres`).
+#[doc = include_str!("../docs/insight.md")]
+pub mod insight {}
+
 #[cfg(feature = "crypto")]
 #[doc(inline)]
 pub use wecom_sdk_crypto as crypto;

@@ -37,6 +37,8 @@
 
 mod actions;
 mod aibot;
+#[cfg(feature = "postgres")]
+mod archive;
 mod bot;
 mod conversation;
 mod dedup;
@@ -68,6 +70,11 @@ pub use aibot::{
     AiBot, AiBotError, DEFAULT_AI_BOT_PATH, DEFAULT_MAX_MEDIA, DEFAULT_STREAM_WINDOW,
     DEFAULT_WS_URL, MEDIA_URL_LIFETIME, MediaError, MediaFetcher, MemoryStreamStore, StreamPiece,
     StreamState, StreamStore, StreamWriter, TextStream,
+};
+#[cfg(feature = "postgres")]
+pub use archive::{
+    Archive, DEFAULT_SCHEMA, Percentiles, PostgresConfig, PostgresSink, Redaction, ResponseTimes,
+    RuleHits, SinkStats, TraceRow, Unanswered,
 };
 pub use bot::{
     Bot, BotBuilder, DEFAULT_BUDGET, DEFAULT_DONE_TTL, DEFAULT_LEASE, DEFAULT_MAX_BODY,
