@@ -73,8 +73,8 @@ pub use aibot::{
 };
 #[cfg(feature = "postgres")]
 pub use archive::{
-    Archive, DEFAULT_SCHEMA, Percentiles, PostgresConfig, PostgresSink, Redaction, ResponseTimes,
-    RuleHits, SinkStats, TraceRow, Unanswered,
+    Archive, DEFAULT_SCHEMA, Export, Percentiles, PostgresConfig, PostgresSink, Redaction,
+    ResponseTimes, RuleHits, SinkStats, TraceRow, TriggerAlert, Unanswered,
 };
 pub use bot::{
     Bot, BotBuilder, DEFAULT_BUDGET, DEFAULT_DONE_TTL, DEFAULT_LEASE, DEFAULT_MAX_BODY,

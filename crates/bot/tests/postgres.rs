@@ -388,3 +388,118 @@ async fn a_bot_archives_what_it_answers() {
     assert!(trace[1].text.as_deref().unwrap().contains("9:00–21:00"));
     drop_schema(&schema).await;
 }
+
+/// A record of rule `rule` (or none) on day `day` (0 = 2025-11-24, noon in Shanghai).
+fn on_day(day: u32, n: u32, rule: Option<&str>) -> EventRecord {
+    let mut r = record(day * 1000 + n, "wmA", "问题", rule, None);
+    r.at_ms = 1_763_956_800_000 + i64::from(day) * 86_400_000 + i64::from(n) * 1000;
+    r
+}
+
+// The job runs as a child process while the simulator serves on this runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using() {
+    let Some(schema) = schema("nightly").await else {
+        return;
+    };
+    let sink = PostgresSink::connect(config(&schema, &database_url()))
+        .await
+        .unwrap();
+    // Seven days of 10 messages: "hours" 5, "invoice" 5; the eighth, "invoice" only 1.
+    for day in 0..8 {
+        for n in 0..10 {
+            let rule = match n {
+                0..5 => Some("hours"),
+                5 if day == 7 => Some("invoice"),
+                5..10 if day < 7 => Some("invoice"),
+                _ => None,
+            };
+            sink.record(&on_day(day, n, rule));
+        }
+    }
+    sink.flush().await;
+    assert_eq!(sink.stats().written, 80);
+    let day = jiff::civil::date(2025, 12, 1);
+    let alerts = sink
+        .archive()
+        .trigger_alerts(day, "Asia/Shanghai", 0.5, 3.0, &["fallback"])
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].rule, "invoice");
+    assert_eq!(alerts[0].hits, 1);
+    assert!((alerts[0].mean_rate - 0.5).abs() < 1e-9);
+    assert!(alerts[0].notice().contains("invoice"));
+
+    // The export, run as the job runs: the day once, then skipped.
+    let dir = std::env::temp_dir().join(format!("wecom-archive-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let job = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wecom-bot-archive"))
+            .args(args)
+            .args([
+                "--schema",
+                &schema,
+                "--database-url",
+                &database_url(),
+                "--tz",
+                "Asia/Shanghai",
+            ])
+            .output()
+            .unwrap()
+    };
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let out = job(&["export", "--day", "2025-12-01", "--dir", &dir_arg]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("10 rows"), "{stdout}");
+    let file = dir.join("conversations-2025-12-01.jsonl.gz");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&file).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[0]["direction"], "in");
+    let again = job(&["export", "--day", "2025-12-01", "--dir", &dir_arg]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("skipped"));
+
+    // Alerts to a group robot (the simulator's webhook).
+    let fake = support::fake().await;
+    let out = job(&[
+        "alerts",
+        "--day",
+        "2025-12-01",
+        "--min-hits",
+        "3",
+        "--robot-key",
+        support::ROBOT_KEY,
+        "--robot-url",
+        &fake.base_url(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("posted 1 alerts"), "{stdout}");
+    let posted = fake.sent_messages();
+    assert_eq!(posted.len(), 1);
+    assert!(posted[0].text().unwrap().contains("invoice"));
+    let report = job(&["report", "--day", "2025-12-01"]);
+    assert!(String::from_utf8_lossy(&report.stdout).contains("10 messages"));
+    let bad = job(&["export", "--day", "yesterday"]);
+    assert!(!bad.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    drop_schema(&schema).await;
+}

@@ -3,6 +3,7 @@
 //! hot path; [`Archive`] answers the questions (a customer's trace, rule reports,
 //! response times of the bot and of humans, unanswered questions).
 
+mod export;
 mod migrate;
 mod query;
 mod rows;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
+pub use export::{Export, TriggerAlert};
 pub use query::{Archive, Percentiles, ResponseTimes, RuleHits, TraceRow, Unanswered};
 pub use rows::Redaction;
 

@@ -98,8 +98,8 @@ pub struct Unanswered {
 /// ([`Archive::connect`], for reports).
 #[derive(Clone)]
 pub struct Archive {
-    client: Arc<Client>,
-    schema: String,
+    pub(super) client: Arc<Client>,
+    pub(super) schema: String,
 }
 
 impl std::fmt::Debug for Archive {
