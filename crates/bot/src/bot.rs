@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) crypto: Option<CallbackCrypto>,
     /// The AI-bot channel (智能机器人).
     pub(crate) aibot: Option<AiBotChannel>,
+    /// Tracked links (the `/l/{code}` redirect route).
+    pub(crate) links: Option<crate::links::Links>,
     pub(crate) engine: Arc<Engine>,
     pub(crate) client: Option<Client>,
     /// The 微信客服 channel (with a client).
@@ -154,6 +156,9 @@ pub struct BotBuilder {
     kf_cursors: Option<Arc<dyn CursorStore>>,
     conversations: Option<Arc<dyn ConversationStore>>,
     aibot: Option<AiBot>,
+    link_base: Option<String>,
+    link_store: Option<Arc<dyn crate::links::LinkStore>>,
+    link_ttl: Duration,
 }
 
 impl std::fmt::Debug for BotBuilder {
@@ -198,6 +203,9 @@ impl Bot {
             kf_cursors: None,
             conversations: None,
             aibot: None,
+            link_base: None,
+            link_store: None,
+            link_ttl: crate::links::DEFAULT_LINK_TTL,
         }
     }
 
@@ -714,6 +722,25 @@ impl BotBuilder {
         self
     }
 
+    /// Rewrite the URLs of rules' replies (texts and news cards, app callbacks) to tracked
+    /// links `{base_url}/l/{code}`, served by [`Bot::router`]: the first click of each
+    /// counts as a conversion of the rule and its A/B variant (the engine's statistics,
+    /// the bandit, the event log), then redirects. `base_url` is where customers reach
+    /// the router (`https://bot.example.com`).
+    pub fn tracked_links(mut self, base_url: impl Into<String>) -> Self {
+        self.link_base = Some(base_url.into());
+        self
+    }
+
+    /// Where tracked links are kept (default: this process's memory; a
+    /// [`RedisLinkStore`](crate::RedisLinkStore) when several instances serve the
+    /// router), and for how long (default 30 days).
+    pub fn link_store(mut self, store: Arc<dyn crate::links::LinkStore>, ttl: Duration) -> Self {
+        self.link_store = Some(store);
+        self.link_ttl = ttl;
+        self
+    }
+
     /// A shared dedup store (Redis: [`RedisDedupStore`](crate::RedisDedupStore)). The
     /// in-memory store still answers while it is unreachable.
     pub fn dedup_store(mut self, store: Arc<dyn DedupStore>) -> Self {
@@ -922,10 +949,18 @@ impl BotBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryCursorStore::default()));
                 KfChannel::new(client, cursors)
             });
+        let links = self.link_base.map(|base| crate::links::Links {
+            base,
+            store: self
+                .link_store
+                .unwrap_or_else(|| Arc::new(crate::links::MemoryLinkStore::default())),
+            ttl: self.link_ttl,
+        });
         Ok(Bot {
             inner: Arc::new(Inner {
                 kf,
                 aibot,
+                links,
                 conversations,
                 stop: CancellationToken::new(),
                 app: self.app,

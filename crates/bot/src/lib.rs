@@ -48,6 +48,7 @@ mod event_log;
 mod handler;
 mod inbound;
 mod kf;
+mod links;
 mod metrics;
 mod pipeline;
 mod profile;
@@ -57,6 +58,8 @@ mod redis_base;
 mod redis_conversation;
 #[cfg(feature = "redis")]
 mod redis_dedup;
+#[cfg(feature = "redis")]
+mod redis_links;
 #[cfg(feature = "redis")]
 mod redis_stream;
 mod reload;
@@ -85,12 +88,15 @@ pub use dedup::{Answered, Claim, DEFAULT_DEDUP_CAPACITY, DedupStore, MemoryDedup
 pub use error::{BuildError, HandlerError, Rejection, StoreError};
 pub use event_log::{EVENT_QUEUE, EventRecord, EventSink, JsonLinesSink};
 pub use handler::{Context, Flow, Handler};
+pub use links::{DEFAULT_LINK_TTL, LinkStore, MemoryLinkStore, TrackedLink};
 pub use metrics::Metrics;
 pub use profile::{Profile, ProfileProvider, Sender, WeComProfiles};
 #[cfg(feature = "redis")]
 pub use redis_conversation::RedisConversationStore;
 #[cfg(feature = "redis")]
 pub use redis_dedup::RedisDedupStore;
+#[cfg(feature = "redis")]
+pub use redis_links::RedisLinkStore;
 #[cfg(feature = "redis")]
 pub use redis_stream::RedisStreamStore;
 pub use render::{MAX_ARTICLES, NewsItem, Piece, passive_reply, plan};

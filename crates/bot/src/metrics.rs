@@ -92,6 +92,9 @@ const AIBOT: [&str; 31] = [
     "other",
 ];
 
+/// What tracked links count (`wecom_bot_links_total{what}`).
+const LINKS: [&str; 4] = ["converted", "clicked_again", "unknown", "other"];
+
 /// The bot's metrics. Read them with [`Bot::metrics`](crate::Bot::metrics); the router
 /// serves them at `/metrics` when asked to.
 #[derive(Debug, Default)]
@@ -99,6 +102,7 @@ pub struct Metrics {
     outcomes: [AtomicU64; OUTCOMES.len()],
     kf: [AtomicU64; KF.len()],
     aibot: [AtomicU64; AIBOT.len()],
+    links: [AtomicU64; LINKS.len()],
     rule_hits: Mutex<BTreeMap<String, u64>>,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -131,6 +135,10 @@ impl Metrics {
     /// Counts a 微信客服 event (one of [`KF`]; anything else as `other`).
     pub(crate) fn count_kf(&self, what: &'static str) {
         add(&self.kf[slot(&KF, what)]);
+    }
+
+    pub(crate) fn count_link(&self, what: &'static str) {
+        add(&self.links[slot(&LINKS, what)]);
     }
 
     pub(crate) fn count_ai(&self, what: &'static str) {
@@ -188,6 +196,12 @@ impl Metrics {
     /// `limit_48h` (95002).
     pub fn kf(&self, what: &str) -> u64 {
         read(&KF, &self.kf, what)
+    }
+
+    /// Tracked-link clicks by `what`: `converted` (a link's first click), `clicked_again`,
+    /// `unknown` (a code the bot never sent, or expired).
+    pub fn links(&self, what: &str) -> u64 {
+        read(&LINKS, &self.links, what)
     }
 
     /// What the AI-bot channel counted as `what` (`streamed`, `welcomed`,
@@ -262,6 +276,8 @@ impl Metrics {
         family(&mut out, "wecom_bot_kf_total", &KF, &self.kf);
         out.push_str("# HELP wecom_bot_aibot_total AI-bot messages, streams and connections by what came of them.\n# TYPE wecom_bot_aibot_total counter\n");
         family(&mut out, "wecom_bot_aibot_total", &AIBOT, &self.aibot);
+        out.push_str("# HELP wecom_bot_links_total Tracked-link clicks by what came of them.\n# TYPE wecom_bot_links_total counter\n");
+        family(&mut out, "wecom_bot_links_total", &LINKS, &self.links);
         out.push_str("# HELP wecom_bot_rule_hits_total Answers by rule.\n# TYPE wecom_bot_rule_hits_total counter\n");
         for (rule, n) in self
             .rule_hits

@@ -188,7 +188,11 @@ impl Bot {
             decision.actions.clone_from(&h.actions);
             if parts.is_none() {
                 decision.outcome = "answered";
-                parts = Some(h.parts.clone());
+                let user = decision.routed.user.as_str();
+                parts = Some(
+                    self.track(h.parts.clone(), h.rule_id(), h.variant.as_deref(), user)
+                        .await,
+                );
             }
         }
         decision.pieces = parts

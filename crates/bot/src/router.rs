@@ -27,6 +27,9 @@ impl Bot {
         if let Some(ai) = self.inner.aibot.as_ref().filter(|ai| ai.serves_callbacks()) {
             router = router.route(&ai.path, any(ai_bot));
         }
+        if self.inner.links.is_some() {
+            router = router.route("/l/{code}", get(link));
+        }
         if let Some(path) = &self.inner.metrics_path {
             router = router.route(path, get(metrics));
         }
@@ -161,6 +164,17 @@ fn into_response(answer: CallbackResponse) -> Response {
         answer.body,
     )
         .into_response()
+}
+
+/// A tracked link: counted, then redirected (404 for a code the bot never sent).
+async fn link(State(bot): State<Bot>, Path(code): Path<String>) -> Response {
+    match bot.follow_link(&code).await {
+        Some(url) => match axum::http::HeaderValue::from_str(&url) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => (StatusCode::NOT_FOUND, "no such link").into_response(),
+        },
+        None => (StatusCode::NOT_FOUND, "no such link").into_response(),
+    }
 }
 
 async fn metrics(State(bot): State<Bot>) -> Response {

@@ -1,0 +1,173 @@
+//! Tracked links end to end: a rule's reply carries `/l/{code}` URLs; a click through
+//! the bot's router is counted once per link as a conversion of the rule's variant (the
+//! engine's statistics and the event log agree) and redirected; unknown codes are 404.
+//! The Redis variant shares links between two instances (`REDIS_URL`; skips without).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use wecom_sdk_bot::{Bot, EventRecord, EventSink, LinkStore};
+use wecom_sdk_matcher::{Engine, RuleSet};
+use wecom_sdk_sim::Inbound;
+
+const RULES: &str = r#"
+timezone = "Asia/Shanghai"
+
+[[rules]]
+id = "promo"
+keywords = ["优惠"]
+variants = [
+  { id = "a", weight = 1, reply = "本周优惠：https://shop.example.com/sale?from=bot 点击查看" },
+  { id = "b", weight = 1, reply = [{ news = { title = "本周优惠", url = "https://shop.example.com/sale" } }] },
+]
+"#;
+
+#[derive(Debug, Default)]
+struct Records(Mutex<Vec<EventRecord>>);
+
+#[async_trait]
+impl EventSink for Records {
+    fn record(&self, record: &EventRecord) {
+        self.0.lock().unwrap().push(record.clone());
+    }
+
+    async fn flush(&self) {}
+}
+
+fn bot(
+    fake: &wecom_sdk_sim::FakeWeCom,
+    store: Option<Arc<dyn LinkStore>>,
+    records: &Arc<Records>,
+) -> Bot {
+    let mut b = support::builder(fake)
+        .engine(Engine::new(RuleSet::from_toml_str(RULES).unwrap()))
+        .tracked_links("http://bot.test")
+        .event_sink(records.clone());
+    if let Some(store) = store {
+        b = b.link_store(store, wecom_sdk_bot::DEFAULT_LINK_TTL);
+    }
+    b.build().unwrap()
+}
+
+/// The tracked URL in a reply (its path, `/l/…`).
+fn link_path(reply: &str) -> String {
+    let at = reply.find("http://bot.test/l/").expect("a tracked link");
+    let rest = &reply[at + "http://bot.test".len()..];
+    let code: String = rest["/l/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    format!("/l/{code}")
+}
+
+async fn click(served: &support::Served, path: &str) -> (u16, Option<String>) {
+    let base = served.url.trim_end_matches("/wecom/callback");
+    let client = support::http();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or(client);
+    let r = client.get(format!("{base}{path}")).send().await.unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), location)
+}
+
+#[tokio::test]
+async fn a_click_is_one_conversion_of_the_variant_and_a_redirect() {
+    let fake = support::fake().await;
+    let records = Arc::new(Records::default());
+    let served = support::serve(bot(&fake, None, &records)).await;
+    let wecom = support::sender(&served.url);
+    let delivery = wecom.send(&Inbound::text("zhangsan", "有优惠吗")).await;
+    let reply = delivery.answer.as_ref().map(|a| format!("{a:?}")).unwrap();
+    assert!(
+        !reply.contains("shop.example.com"),
+        "the URL is tracked: {reply}"
+    );
+    let path = link_path(&reply);
+    let variant = served.bot.engine().stats()["promo"]
+        .variants
+        .iter()
+        .find(|(_, (imp, _))| *imp == 1)
+        .map(|(v, _)| v.clone())
+        .unwrap();
+    let (status, location) = click(&served, &path).await;
+    assert_eq!(status, 302, "{path} from {reply}");
+    assert!(
+        location
+            .unwrap()
+            .starts_with("https://shop.example.com/sale")
+    );
+    // A second click redirects but is not a second conversion.
+    assert_eq!(click(&served, &path).await.0, 302);
+    let promo = &served.bot.engine().stats()["promo"];
+    assert_eq!(
+        promo.variants[&variant],
+        (1, 1),
+        "one impression, one conversion"
+    );
+    assert_eq!(served.bot.metrics().links("converted"), 1);
+    assert_eq!(served.bot.metrics().links("clicked_again"), 1);
+    // No open redirect: only codes the bot sent.
+    assert_eq!(click(&served, "/l/not-a-code").await.0, 404);
+    assert_eq!(click(&served, "/l/https%3A%2F%2Fevil.example").await.0, 404);
+    // The event log has the conversion, as the engine counts it.
+    let records = records.0.lock().unwrap();
+    let conversions: Vec<&EventRecord> = records
+        .iter()
+        .filter(|r| r.outcome == "converted")
+        .collect();
+    assert_eq!(conversions.len(), 1);
+    assert_eq!(conversions[0].variant.as_deref(), Some(variant.as_str()));
+    assert_eq!(conversions[0].user, "zhangsan");
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_link_sent_by_one_instance_is_followed_by_another_through_redis() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("wecom-links-test:{}:", std::process::id());
+    let store: Arc<dyn LinkStore> =
+        match wecom_sdk_bot::RedisLinkStore::connect(&url, prefix.clone()).await {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!(
+                    "skipped: no Redis at {url} ({e}); start one or set REDIS_URL to run this test"
+                );
+                return;
+            }
+        };
+    let fake = support::fake().await;
+    let records = Arc::new(Records::default());
+    let a = support::serve(bot(&fake, Some(Arc::clone(&store)), &records)).await;
+    let b = support::serve(bot(&fake, Some(store), &records)).await;
+    let delivery = support::sender(&a.url)
+        .send(&Inbound::text("lisi", "优惠"))
+        .await;
+    let path = link_path(&format!("{:?}", delivery.answer.unwrap()));
+    assert_eq!(click(&b, &path).await.0, 302);
+    assert_eq!(click(&a, &path).await.0, 302);
+    assert_eq!(b.bot.metrics().links("converted"), 1);
+    assert_eq!(a.bot.metrics().links("clicked_again"), 1);
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
