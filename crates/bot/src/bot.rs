@@ -89,6 +89,9 @@ pub(crate) struct Inner {
     pub(crate) aibot: Option<AiBotChannel>,
     /// Tracked links (the `/l/{code}` redirect route).
     pub(crate) links: Option<crate::links::Links>,
+    /// A/B counts shared by every instance.
+    #[cfg(feature = "redis")]
+    pub(crate) variants: Option<crate::RedisVariantStore>,
     pub(crate) engine: Arc<Engine>,
     pub(crate) client: Option<Client>,
     /// The 微信客服 channel (with a client).
@@ -159,6 +162,8 @@ pub struct BotBuilder {
     link_base: Option<String>,
     link_store: Option<Arc<dyn crate::links::LinkStore>>,
     link_ttl: Duration,
+    #[cfg(feature = "redis")]
+    variants: Option<crate::RedisVariantStore>,
 }
 
 impl std::fmt::Debug for BotBuilder {
@@ -206,6 +211,8 @@ impl Bot {
             link_base: None,
             link_store: None,
             link_ttl: crate::links::DEFAULT_LINK_TTL,
+            #[cfg(feature = "redis")]
+            variants: None,
         }
     }
 
@@ -741,6 +748,14 @@ impl BotBuilder {
         self
     }
 
+    /// Count A/B impressions and conversions in Redis for every instance, so each
+    /// instance's bandit (`explore = …`) chooses by all of them (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub fn shared_variants(mut self, store: crate::RedisVariantStore) -> Self {
+        self.variants = Some(store);
+        self
+    }
+
     /// A shared dedup store (Redis: [`RedisDedupStore`](crate::RedisDedupStore)). The
     /// in-memory store still answers while it is unreachable.
     pub fn dedup_store(mut self, store: Arc<dyn DedupStore>) -> Self {
@@ -961,6 +976,8 @@ impl BotBuilder {
                 kf,
                 aibot,
                 links,
+                #[cfg(feature = "redis")]
+                variants: self.variants,
                 conversations,
                 stop: CancellationToken::new(),
                 app: self.app,

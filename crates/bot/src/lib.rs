@@ -62,6 +62,8 @@ mod redis_dedup;
 mod redis_links;
 #[cfg(feature = "redis")]
 mod redis_stream;
+#[cfg(feature = "redis")]
+mod redis_variants;
 mod reload;
 mod render;
 mod request;
@@ -99,6 +101,8 @@ pub use redis_dedup::RedisDedupStore;
 pub use redis_links::RedisLinkStore;
 #[cfg(feature = "redis")]
 pub use redis_stream::RedisStreamStore;
+#[cfg(feature = "redis")]
+pub use redis_variants::RedisVariantStore;
 pub use render::{MAX_ARTICLES, NewsItem, Piece, passive_reply, plan};
 pub use request::{CallbackRequest, CallbackResponse, Method};
 #[cfg(feature = "axum")]

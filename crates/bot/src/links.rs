@@ -16,6 +16,24 @@ use crate::Bot;
 use crate::error::StoreError;
 use crate::metrics::Metrics;
 
+/// What a shared variant store counts.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(
+    not(feature = "redis"),
+    allow(dead_code, reason = "counted with feature redis")
+)]
+pub(crate) enum Count {
+    Impression,
+    Conversion,
+}
+
+#[cfg(not(feature = "redis"))]
+impl Bot {
+    /// Without feature `redis` there is no shared variant store: nothing to count.
+    #[allow(clippy::unused_self, reason = "the same call as with feature redis")]
+    pub(crate) fn share_variant(&self, _rule: &str, _variant: &str, _what: Count) {}
+}
+
 /// How long a tracked link works by default.
 pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -203,6 +221,7 @@ impl Bot {
             Ok(Some((link, first))) => {
                 if first && let Some(variant) = &link.variant {
                     self.inner.engine.record_conversion(&link.rule, variant);
+                    self.share_variant(&link.rule, variant, Count::Conversion);
                     self.conversion_record(&link, code);
                 }
                 self.inner

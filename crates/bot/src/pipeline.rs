@@ -186,6 +186,9 @@ impl Bot {
             decision.rule = Some(h.rule_id().to_owned());
             decision.variant.clone_from(&h.variant);
             decision.actions.clone_from(&h.actions);
+            if let Some(v) = &h.variant {
+                self.share_variant(h.rule_id(), v, crate::links::Count::Impression);
+            }
             if parts.is_none() {
                 decision.outcome = "answered";
                 let user = decision.routed.user.as_str();

@@ -171,3 +171,80 @@ async fn a_link_sent_by_one_instance_is_followed_by_another_through_redis() {
             .unwrap();
     }
 }
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn the_bandit_of_every_instance_chooses_by_the_shared_conversions() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("wecom-bandit-test:{}:", std::process::id());
+    let shared = match wecom_sdk_bot::RedisVariantStore::connect(&url, prefix.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "skipped: no Redis at {url} ({e}); start one or set REDIS_URL to run this test"
+            );
+            return;
+        }
+    };
+    // Other instances found that variant "a" converts (50 of 100), "b" not (1 of 100).
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{prefix}ab:{{promo}}");
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg(&[
+            "a:imp", "100", "a:conv", "50", "b:imp", "100", "b:conv", "1",
+        ])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // Pure exploitation: every answer goes to the best conversion rate the engine knows.
+    let rules = RULES.replace("variants = [", "explore = 0.0\nvariants = [");
+    let fake = support::fake().await;
+    let bot = support::builder(&fake)
+        .engine(Engine::new(RuleSet::from_toml_str(&rules).unwrap()))
+        .shared_variants(shared)
+        .build()
+        .unwrap();
+    let served = support::serve(bot).await;
+    let wecom = support::sender(&served.url);
+    // Alone, this instance knows nothing: both 0.5, the last ("b") wins.
+    wecom.send(&Inbound::text("u1", "优惠")).await;
+    let engine = served.bot.engine();
+    assert!(
+        support::eventually(|| engine.stats()["promo"]
+            .variants
+            .get("a")
+            .is_some_and(|&(imp, _)| imp >= 100))
+        .await
+    );
+    // With the shared counts it sends the next customers to "a".
+    for user in ["u2", "u3", "u4"] {
+        let d = wecom.send(&Inbound::text(user, "优惠")).await;
+        assert!(
+            d.reply_text().unwrap().contains("点击查看"),
+            "variant a's text: {:?}",
+            d.reply_text()
+        );
+    }
+    // Its own impressions went to the shared counts too (on a task: wait for them).
+    let mut a_imp = 0;
+    for _ in 0..100 {
+        let totals: std::collections::HashMap<String, u64> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        a_imp = totals["a:imp"];
+        if a_imp >= 103 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(a_imp, 103);
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}

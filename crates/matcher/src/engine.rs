@@ -292,6 +292,23 @@ impl Engine {
             .collect()
     }
 
+    /// Sets a variant's impressions and conversions to totals counted elsewhere (every
+    /// instance's, from a shared store): the bandit then chooses by them.
+    pub fn set_variant_stats(
+        &self,
+        rule_id: &str,
+        variant: &str,
+        impressions: u64,
+        conversions: u64,
+    ) {
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        stats
+            .entry(rule_id.into())
+            .or_default()
+            .variants
+            .insert(variant.to_owned(), (impressions, conversions));
+    }
+
     /// Records a conversion of a variant (the customer did what the reply asked).
     pub fn record_conversion(&self, rule_id: &str, variant: &str) {
         let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
