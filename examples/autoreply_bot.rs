@@ -461,6 +461,7 @@ async fn serve_real() -> Result<(), String> {
     let client = client.build().map_err(|e| format!("WECOM_API_BASE: {e}"))?;
     let builder = bot(&client, &rules)?.callback(token, aes_key, corp_id);
     let builder = shared_dedup(builder).await?;
+    let builder = archive(builder).await?;
     let bot = builder.build().map_err(|e| match e {
         wecom_sdk::bot::BuildError::Callback(c) => {
             use wecom_sdk::crypto::CryptoError;
@@ -488,6 +489,41 @@ async fn serve_real() -> Result<(), String> {
     println!("autoreply_bot: finishing in-flight work …");
     bot.shutdown().await;
     Ok(())
+}
+
+/// With `WECOM_ARCHIVE_URL` (and feature `postgres`): the conversation archive in
+/// PostgreSQL (schema `autoreply`, spill file in the temp directory).
+#[cfg(feature = "postgres")]
+async fn archive(builder: BotBuilder) -> Result<BotBuilder, String> {
+    let Ok(url) = std::env::var("WECOM_ARCHIVE_URL") else {
+        return Ok(builder);
+    };
+    let spill = std::env::temp_dir().join("autoreply-archive-spill.jsonl");
+    let sink = wecom_sdk::bot::PostgresSink::connect(
+        wecom_sdk::bot::PostgresConfig::new(&url)
+            .schema("autoreply")
+            .batch(5000)
+            .spill_to(spill),
+    )
+    .await
+    .map_err(|e| format!("WECOM_ARCHIVE_URL {url}: {e}"))?;
+    println!("autoreply_bot: archiving conversations in {url} (schema autoreply)");
+    Ok(builder.event_sink(Arc::new(sink)))
+}
+
+#[cfg(not(feature = "postgres"))]
+#[allow(
+    clippy::unused_async,
+    reason = "the same call as with feature postgres"
+)]
+async fn archive(builder: BotBuilder) -> Result<BotBuilder, String> {
+    if std::env::var_os("WECOM_ARCHIVE_URL").is_some() {
+        return Err(
+            "WECOM_ARCHIVE_URL is set but this build has no archive: run with --features postgres"
+                .to_owned(),
+        );
+    }
+    Ok(builder)
 }
 
 #[cfg(feature = "redis")]

@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS {schema}.messages (
     UNIQUE (app, msgid, direction)
 );
 CREATE INDEX IF NOT EXISTS messages_customer_at ON {schema}.messages (customer, at);
-CREATE INDEX IF NOT EXISTS messages_at ON {schema}.messages (at);
+-- Rows arrive in time order: a BRIN index finds a day's rows at a fraction of a
+-- B-tree's cost per insert.
+CREATE INDEX IF NOT EXISTS messages_at ON {schema}.messages USING brin (at);
 
 -- Rule hits per UTC day (`Archive::rule_report` takes the rule set's time zone).
 CREATE OR REPLACE VIEW {schema}.rule_hits_daily AS

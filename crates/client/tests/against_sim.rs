@@ -471,3 +471,18 @@ async fn profiles_and_the_welcome_message() {
         .unwrap_err();
     assert_eq!(*empty.kind(), Kind::Invalid);
 }
+
+#[tokio::test]
+async fn a_members_customers_are_listed_and_none_is_an_empty_list() {
+    let fake = fake().await;
+    fake.add_customer("zhangsan", "wmA", "甲");
+    fake.add_customer("zhangsan", "wmB", "乙");
+    let c = client(&fake);
+    let mut ids = c.external_contact().list("zhangsan").await.unwrap();
+    ids.sort();
+    assert_eq!(ids, ["wmA", "wmB"]);
+    // WeCom answers 84061 for a member without customers: an empty list here.
+    assert!(c.external_contact().list("lisi").await.unwrap().is_empty());
+    let err = c.external_contact().list("nobody").await.unwrap_err();
+    assert_eq!(err.errcode(), Some(40003));
+}

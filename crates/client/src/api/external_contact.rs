@@ -67,6 +67,9 @@ pub struct CustomerTag {
     pub group_name: String,
 }
 
+/// `externalcontact/list`: the member has no customers.
+const NO_CUSTOMERS: i64 = 84_061;
+
 /// A contact way (`add_contact_way` / `update_contact_way`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[non_exhaustive]
@@ -105,6 +108,28 @@ impl ContactWay {
             user: vec![user.into()],
             ..Self::default()
         }
+    }
+
+    /// A QR code (活码) shared by several members: WeCom spreads the customers who scan
+    /// it over them.
+    pub fn qr_code_for_members<I, S>(users: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            kind: 2,
+            scene: 2,
+            user: users.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets `remark` (≤ 30 characters).
+    #[must_use]
+    pub fn remark(mut self, remark: impl Into<String>) -> Self {
+        self.remark = Some(remark.into());
+        self
     }
 
     /// Sets `state`.
@@ -378,6 +403,28 @@ impl ExternalContactApi<'_> {
             .get("/cgi-bin/externalcontact/get_follow_user_list", &[])
             .await?;
         Ok(answer.follow_user)
+    }
+
+    /// The customers of member `userid` (their external user ids): empty when the member
+    /// has none (WeCom answers 84061 then).
+    ///
+    /// # Errors
+    /// API errors (40003 for an unknown member).
+    pub async fn list(&self, userid: &str) -> Result<Vec<String>, ClientError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            external_userid: Vec<String>,
+        }
+        match self
+            .client
+            .get::<Answer>("/cgi-bin/externalcontact/list", &[("userid", userid)])
+            .await
+        {
+            Ok(answer) => Ok(answer.external_userid),
+            Err(e) if e.errcode() == Some(NO_CUSTOMERS) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// One page of customer groups: `(chat ids, next cursor)`; an empty cursor means done.
