@@ -20,8 +20,8 @@ CREATE TABLE IF NOT EXISTS {schema}.messages (
     delivery   TEXT NOT NULL,
     outcome    TEXT NOT NULL,
     msgid      TEXT NOT NULL,
-    actions    JSONB NOT NULL DEFAULT '[]',
-    errors     JSONB NOT NULL DEFAULT '[]',
+    actions    TEXT[] NOT NULL DEFAULT '{}',
+    errors     TEXT[] NOT NULL DEFAULT '{}',
     UNIQUE (app, msgid, direction)
 );
 CREATE INDEX IF NOT EXISTS messages_customer_at ON {schema}.messages (customer, at);

@@ -89,8 +89,8 @@ pub(crate) struct Columns {
     pub(crate) delivery: Vec<String>,
     pub(crate) outcome: Vec<String>,
     pub(crate) msgid: Vec<String>,
-    pub(crate) actions: Vec<String>,
-    pub(crate) errors: Vec<String>,
+    pub(crate) actions: Vec<Vec<String>>,
+    pub(crate) errors: Vec<Vec<String>>,
 }
 
 /// The outcome of a 微信客服 servicer's message (an answer by a human).
@@ -125,7 +125,6 @@ impl Columns {
         text: Option<String>,
         responder: Option<&str>,
     ) {
-        let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned());
         self.at_ms.push(r.at_ms);
         self.app.push(r.app.clone());
         self.direction.push(direction.to_owned());
@@ -143,8 +142,8 @@ impl Columns {
         self.delivery.push(r.delivery.clone());
         self.outcome.push(r.outcome.clone());
         self.msgid.push(r.key.clone());
-        self.actions.push(json(&r.actions));
-        self.errors.push(json(&r.errors));
+        self.actions.push(r.actions.clone());
+        self.errors.push(r.errors.clone());
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -9,6 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
 use super::migrate::pg_error;
@@ -23,10 +26,41 @@ const DB_TIMEOUT: Duration = Duration::from_secs(5);
 /// again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+const COPY: &str = "COPY {schema}.messages
+    (at, app, direction, channel, chat, customer, msg_type, event, text, rule, variant,
+     responder, latency_ms, delivery, outcome, msgid, actions, errors)
+FROM STDIN BINARY";
+
+/// The column types of [`COPY`], in order.
+const COPY_TYPES: [Type; 18] = [
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+];
+
+/// The replay path (and a batch that meets rows already written): rows already there
+/// are skipped.
 const INSERT: &str = "INSERT INTO {schema}.messages
     (at, app, direction, channel, chat, customer, msg_type, event, text, rule, variant,
      responder, latency_ms, delivery, outcome, msgid, actions, errors)
-SELECT to_timestamp(a / 1000.0), b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q::jsonb, r::jsonb
+SELECT to_timestamp(a / 1000.0), b, c, d, e, f, g, h, i, j, k, l, m, n, o, p,
+       ARRAY(SELECT jsonb_array_elements_text(q::jsonb)),
+       ARRAY(SELECT jsonb_array_elements_text(r::jsonb))
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
             $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
@@ -52,6 +86,7 @@ struct Writer {
     config: PostgresConfig,
     counters: Arc<Counters>,
     insert: String,
+    copy: String,
     db: Option<Client>,
     retry_at: Instant,
     down_logged: bool,
@@ -65,6 +100,7 @@ pub(crate) async fn run(
 ) {
     let mut w = Writer {
         insert: INSERT.replace("{schema}", &config.schema),
+        copy: COPY.replace("{schema}", &config.schema),
         config,
         counters,
         db: None,
@@ -109,7 +145,7 @@ impl Writer {
             return;
         }
         let written = match self.db.as_ref() {
-            Some(db) => insert(db, &self.insert, &batch, &self.config).await,
+            Some(db) => copy(db, &self.copy, &self.insert, &batch, &self.config).await,
             None => Err(StoreError::new("postgres: unreachable")),
         };
         match written {
@@ -243,7 +279,13 @@ async fn insert(
     if c.len() == 0 {
         return Ok(());
     }
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 18] = [
+    let json = |v: &[Vec<String>]| -> Vec<String> {
+        v.iter()
+            .map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".to_owned()))
+            .collect()
+    };
+    let (actions, errors) = (json(&c.actions), json(&c.errors));
+    let params: [&(dyn ToSql + Sync); 18] = [
         &c.at_ms,
         &c.app,
         &c.direction,
@@ -260,8 +302,8 @@ async fn insert(
         &c.delivery,
         &c.outcome,
         &c.msgid,
-        &c.actions,
-        &c.errors,
+        &actions,
+        &errors,
     ];
     let run = db.execute(sql, &params);
     tokio::time::timeout(DB_TIMEOUT, run)
@@ -269,4 +311,59 @@ async fn insert(
         .map_err(|_| StoreError::new("postgres: a batch timed out"))?
         .map(|_| ())
         .map_err(|e| pg_error("insert a batch", &e))
+}
+
+/// One batch with `COPY … BINARY` (several times cheaper for the database than an
+/// `INSERT`); a batch that meets a row already written (a unique violation) is written
+/// with the `INSERT … ON CONFLICT DO NOTHING` of `insert_sql` instead.
+async fn copy(
+    db: &Client,
+    copy_sql: &str,
+    insert_sql: &str,
+    records: &[EventRecord],
+    config: &PostgresConfig,
+) -> Result<(), StoreError> {
+    let c = Columns::of(records, &config.redaction);
+    if c.len() == 0 {
+        return Ok(());
+    }
+    let run = async {
+        let sink = db.copy_in(copy_sql).await?;
+        let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+        let mut writer = std::pin::pin!(writer);
+        for i in 0..c.len() {
+            let at = std::time::UNIX_EPOCH
+                + Duration::from_millis(u64::try_from(c.at_ms[i]).unwrap_or(0));
+            let row: [&(dyn ToSql + Sync); 18] = [
+                &at,
+                &c.app[i],
+                &c.direction[i],
+                &c.channel[i],
+                &c.chat[i],
+                &c.customer[i],
+                &c.msg_type[i],
+                &c.event[i],
+                &c.text[i],
+                &c.rule[i],
+                &c.variant[i],
+                &c.responder[i],
+                &c.latency_ms[i],
+                &c.delivery[i],
+                &c.outcome[i],
+                &c.msgid[i],
+                &c.actions[i],
+                &c.errors[i],
+            ];
+            writer.as_mut().write(&row).await?;
+        }
+        writer.as_mut().finish().await
+    };
+    match tokio::time::timeout(DB_TIMEOUT, run).await {
+        Err(_) => Err(StoreError::new("postgres: a batch timed out")),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            insert(db, insert_sql, records, config).await
+        }
+        Ok(Err(e)) => Err(pg_error("copy a batch", &e)),
+    }
 }
