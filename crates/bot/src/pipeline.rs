@@ -182,13 +182,7 @@ impl Bot {
         let mut decision = Decision::new(routed, message, profile, started, outcome);
         let mut parts = parts;
         if let Some(h) = &hit {
-            inner.metrics.rule_hit(h.rule_id());
-            decision.rule = Some(h.rule_id().to_owned());
-            decision.variant.clone_from(&h.variant);
-            decision.actions.clone_from(&h.actions);
-            if let Some(v) = &h.variant {
-                self.share_variant(h.rule_id(), v, crate::links::Count::Impression);
-            }
+            (decision.rule, decision.variant, decision.actions) = self.fired(h);
             if parts.is_none() {
                 decision.outcome = "answered";
                 let user = decision.routed.user.as_str();
@@ -232,6 +226,20 @@ impl Bot {
             outcome: "no_rule",
             ..Chosen::default()
         }))
+    }
+
+    /// What a rule's hit brings to a decision — its id, variant and actions — counted
+    /// (the rule's hits, the variant's impression in a shared variant store).
+    pub(crate) fn fired(&self, h: &Hit) -> (Option<String>, Option<String>, Vec<Action>) {
+        self.inner.metrics.rule_hit(h.rule_id());
+        if let Some(v) = &h.variant {
+            self.share_variant(h.rule_id(), v, crate::links::Count::Impression);
+        }
+        (
+            Some(h.rule_id().to_owned()),
+            h.variant.clone(),
+            h.actions.clone(),
+        )
     }
 
     /// Performs `actions` for `subject`: one line each for the event log (failures

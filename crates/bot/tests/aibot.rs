@@ -522,14 +522,12 @@ async fn a_refused_secret_stops_the_long_connection_with_a_typed_error() {
 #[tokio::test]
 async fn a_stream_produced_on_one_instance_is_polled_on_another_through_redis() {
     use wecom_sdk_bot::{RedisDedupStore, RedisStreamStore};
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let url = support::redis_url();
     let prefix = format!("wecom-aibot-test:{}:", std::process::id());
     let streams = match RedisStreamStore::connect(&url, prefix.clone()).await {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!(
-                "skipped: no Redis at {url} ({e}); start one or set REDIS_URL to run this test"
-            );
+            support::redis_skipped(&e);
             return;
         }
     };
@@ -579,21 +577,7 @@ async fn a_stream_produced_on_one_instance_is_polled_on_another_through_redis() 
     assert!(b.metrics().ai_bot("stream_polled") >= 2);
     assert_eq!(a.metrics().ai_bot("stream_polled"), 0);
     assert_eq!(desk.lookups.load(Ordering::SeqCst), 1);
-    // Clean up this test's keys.
-    let client = redis::Client::open(url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
+    support::redis_clean(&prefix).await;
 }
 
 #[tokio::test]

@@ -132,15 +132,13 @@ async fn a_click_is_one_conversion_of_the_variant_and_a_redirect() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn a_link_sent_by_one_instance_is_followed_by_another_through_redis() {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let url = support::redis_url();
     let prefix = format!("wecom-links-test:{}:", std::process::id());
     let store: Arc<dyn LinkStore> =
         match wecom_sdk_bot::RedisLinkStore::connect(&url, prefix.clone()).await {
             Ok(s) => Arc::new(s),
             Err(e) => {
-                eprintln!(
-                    "skipped: no Redis at {url} ({e}); start one or set REDIS_URL to run this test"
-                );
+                support::redis_skipped(&e);
                 return;
             }
         };
@@ -156,33 +154,18 @@ async fn a_link_sent_by_one_instance_is_followed_by_another_through_redis() {
     assert_eq!(click(&a, &path).await.0, 302);
     assert_eq!(b.bot.metrics().links("converted"), 1);
     assert_eq!(a.bot.metrics().links("clicked_again"), 1);
-    let client = redis::Client::open(url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
+    support::redis_clean(&prefix).await;
 }
 
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn the_bandit_of_every_instance_chooses_by_the_shared_conversions() {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let url = support::redis_url();
     let prefix = format!("wecom-bandit-test:{}:", std::process::id());
     let shared = match wecom_sdk_bot::RedisVariantStore::connect(&url, prefix.clone()).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "skipped: no Redis at {url} ({e}); start one or set REDIS_URL to run this test"
-            );
+            support::redis_skipped(&e);
             return;
         }
     };

@@ -21,9 +21,7 @@ use wecom_sdk_bot::{
 };
 use wecom_sdk_sim::Inbound;
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
+use support::{redis_skipped, redis_url};
 
 fn prefix(test: &str) -> String {
     format!("wecom-bot-test:{test}:{}:", std::process::id())
@@ -34,30 +32,14 @@ async fn store(test: &str) -> Option<RedisDedupStore> {
     match RedisDedupStore::connect(&redis_url(), prefix(test)).await {
         Ok(s) => Some(s),
         Err(e) => {
-            eprintln!(
-                "skipped: no Redis at {} ({e}); start one or set REDIS_URL to run this test",
-                redis_url()
-            );
+            redis_skipped(&e);
             None
         }
     }
 }
 
 async fn clean(test: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", prefix(test)))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-    }
+    support::redis_clean(&prefix(test)).await;
 }
 
 #[tokio::test]
@@ -315,10 +297,7 @@ async fn cursors(test: &str) -> Option<Arc<dyn wecom_sdk_client::api::kf::Cursor
     match wecom_sdk_client::RedisCursorStore::connect(&redis_url(), prefix(test)).await {
         Ok(c) => Some(Arc::new(c)),
         Err(e) => {
-            eprintln!(
-                "skipped: no Redis at {} ({e}); start one or set REDIS_URL to run this test",
-                redis_url()
-            );
+            redis_skipped(&e);
             None
         }
     }

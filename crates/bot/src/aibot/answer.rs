@@ -330,10 +330,7 @@ impl Bot {
         };
         let mut parts = parts;
         if let Some(h) = &hit {
-            inner.metrics.rule_hit(h.rule_id());
-            decision.rule = Some(h.rule_id().to_owned());
-            decision.variant.clone_from(&h.variant);
-            decision.actions.clone_from(&h.actions);
+            (decision.rule, decision.variant, decision.actions) = self.fired(h);
             if parts.is_none() && stream.is_none() && card.is_none() {
                 decision.outcome = "answered";
                 parts = Some(h.parts.clone());

@@ -145,7 +145,10 @@ impl Writer {
             return;
         }
         let written = match self.db.as_ref() {
-            Some(db) => copy(db, &self.copy, &self.insert, &batch, &self.config).await,
+            Some(db) => {
+                let rows = Columns::of(&batch, &self.config.redaction);
+                copy(db, &self.copy, &self.insert, &rows).await
+            }
             None => Err(StoreError::new("postgres: unreachable")),
         };
         match written {
@@ -245,7 +248,8 @@ impl Writer {
             }
             if chunk.len() >= self.config.batch || (line.is_none() && !chunk.is_empty()) {
                 let Some(db) = self.db.as_ref() else { return };
-                if let Err(e) = insert(db, &self.insert, &chunk, &self.config).await {
+                let rows = Columns::of(&chunk, &self.config.redaction);
+                if let Err(e) = insert(db, &self.insert, &rows).await {
                     // Kept for the next try; rows already written are not written twice.
                     self.failed(&e);
                     return;
@@ -268,14 +272,8 @@ impl Writer {
     }
 }
 
-/// One `INSERT` of `records`' rows.
-async fn insert(
-    db: &Client,
-    sql: &str,
-    records: &[EventRecord],
-    config: &PostgresConfig,
-) -> Result<(), StoreError> {
-    let c = Columns::of(records, &config.redaction);
+/// One `INSERT … ON CONFLICT DO NOTHING` of rows `c`.
+async fn insert(db: &Client, sql: &str, c: &Columns) -> Result<(), StoreError> {
     if c.len() == 0 {
         return Ok(());
     }
@@ -320,10 +318,8 @@ async fn copy(
     db: &Client,
     copy_sql: &str,
     insert_sql: &str,
-    records: &[EventRecord],
-    config: &PostgresConfig,
+    c: &Columns,
 ) -> Result<(), StoreError> {
-    let c = Columns::of(records, &config.redaction);
     if c.len() == 0 {
         return Ok(());
     }
@@ -362,7 +358,7 @@ async fn copy(
         Err(_) => Err(StoreError::new("postgres: a batch timed out")),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            insert(db, insert_sql, records, config).await
+            insert(db, insert_sql, c).await
         }
         Ok(Err(e)) => Err(pg_error("copy a batch", &e)),
     }

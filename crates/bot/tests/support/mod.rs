@@ -192,3 +192,34 @@ pub async fn post(url: &str, query: &str, body: &str) -> (u16, Vec<u8>) {
         .unwrap();
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
 }
+
+/// The Redis the tests use (`REDIS_URL`, default `redis://127.0.0.1:6379`).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The one line a Redis test prints when it skips.
+pub fn redis_skipped(e: &dyn std::fmt::Display) {
+    eprintln!(
+        "skipped: no Redis at {} ({e}); start one or set REDIS_URL to run this test",
+        redis_url()
+    );
+}
+
+/// Deletes every key under `prefix`.
+pub async fn redis_clean(prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+    }
+}
