@@ -506,8 +506,11 @@ async fn archive(builder: BotBuilder) -> Result<BotBuilder, String> {
             .spill_to(spill),
     )
     .await
-    .map_err(|e| format!("WECOM_ARCHIVE_URL {url}: {e}"))?;
-    println!("autoreply_bot: archiving conversations in {url} (schema autoreply)");
+    .map_err(|e| format!("WECOM_ARCHIVE_URL: {e}"))?;
+    println!(
+        "autoreply_bot: archiving conversations in {} (schema autoreply)",
+        wecom_sdk::bot::without_password(&url)
+    );
     Ok(builder.event_sink(Arc::new(sink)))
 }
 

@@ -54,8 +54,8 @@ pub struct SinkStats {
     pub failed_batches: u64,
 }
 
-/// Settings of a [`PostgresSink`].
-#[derive(Debug, Clone)]
+/// Settings of a [`PostgresSink`]. `Debug` shows the URL without its password.
+#[derive(Clone)]
 #[must_use]
 pub struct PostgresConfig {
     pub(crate) url: String,
@@ -65,6 +65,41 @@ pub struct PostgresConfig {
     pub(crate) queue: usize,
     pub(crate) spill: Option<PathBuf>,
     pub(crate) redaction: Redaction,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("url", &without_password(&self.url))
+            .field("schema", &self.schema)
+            .field("batch", &self.batch)
+            .field("every", &self.every)
+            .field("queue", &self.queue)
+            .field("spill", &self.spill)
+            .field("redaction", &self.redaction)
+            .finish()
+    }
+}
+
+/// `url` with the password of its `user:password@` part replaced by `***` (for logs).
+pub fn without_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_start].rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!(
+                "{}{}:***{}",
+                &url[..scheme_end],
+                &rest[..colon],
+                &rest[at..]
+            ),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 impl PostgresConfig {
@@ -214,5 +249,25 @@ impl EventSink for PostgresSink {
         if self.queue.send(Command::Flush(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PostgresConfig, without_password};
+
+    #[test]
+    fn the_password_never_shows() {
+        assert_eq!(
+            without_password("postgres://bot:s3cret@db:5432/shop"),
+            "postgres://bot:***@db:5432/shop"
+        );
+        assert_eq!(
+            without_password("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(without_password("host=db"), "host=db");
+        let shown = format!("{:?}", PostgresConfig::new("postgres://bot:s3cret@db/shop"));
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }
