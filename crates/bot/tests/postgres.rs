@@ -503,3 +503,38 @@ async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using()
     let _ = std::fs::remove_dir_all(&dir);
     drop_schema(&schema).await;
 }
+
+#[tokio::test]
+async fn a_writer_behind_spills_instead_of_dropping_and_catches_up() {
+    let Some(schema) = schema("behind").await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("wecom-archive-behind-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spill = dir.join("spill.jsonl");
+    let _ = std::fs::remove_file(&spill);
+    let sink = PostgresSink::connect(
+        config(&schema, &database_url())
+            .queue(8)
+            .batch(1)
+            .spill_to(&spill),
+    )
+    .await
+    .unwrap();
+    // Eight records before the writer runs: the queue is full, the writer behind.
+    for n in 0..8 {
+        sink.record(&record(n, "wmA", "营业时间？", Some("hours"), None));
+    }
+    let stats = settle(&sink, |s| s.written == 8).await;
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    assert!(
+        stats.spilled >= 3,
+        "spilled while more than half the queue waited: {stats:?}"
+    );
+    assert_eq!(stats.written, 8, "{stats:?}");
+    assert_eq!(stats.replayed, stats.spilled, "{stats:?}");
+    assert_eq!(stats.failed_batches, 0);
+    assert_eq!(count(&schema, "true").await, 8);
+    let _ = std::fs::remove_dir_all(&dir);
+    drop_schema(&schema).await;
+}

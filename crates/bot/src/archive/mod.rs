@@ -144,9 +144,10 @@ impl PostgresConfig {
         self
     }
 
-    /// Where records go while the database is unreachable (JSON lines, the event log's
-    /// format); they are written to the database when it is back, and the file emptied.
-    /// Without one they are dropped and counted.
+    /// Where records go while the database is unreachable — or too slow: while the queue
+    /// is more than half full (JSON lines, the event log's format); they are written to
+    /// the database when it is back and keeping up, and the file emptied. Without one
+    /// they are dropped and counted.
     pub fn spill_to(mut self, path: impl Into<PathBuf>) -> Self {
         self.spill = Some(path.into());
         self

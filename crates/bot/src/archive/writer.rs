@@ -128,7 +128,15 @@ pub(crate) async fn run(
                 Err(_) => break,
             }
         }
-        w.write(batch).await;
+        // Behind: the queue is more than half full. Batches go to the spill file (an
+        // append, far cheaper than the database) until it drains, rather than records
+        // being dropped at the queue; the file is written to the database afterwards.
+        let behind = w.config.spill.is_some() && rx.len() > w.config.queue / 2;
+        if behind {
+            w.spill(&batch, false).await;
+        } else {
+            w.write(batch).await;
+        }
         for tx in flushes {
             let _ = tx.send(());
         }
@@ -159,7 +167,7 @@ impl Writer {
             }
             Err(e) => {
                 self.failed(&e);
-                self.spill(&batch).await;
+                self.spill(&batch, true).await;
             }
         }
     }
@@ -193,9 +201,12 @@ impl Writer {
         }
     }
 
-    /// Appends `batch` to the spill file (or drops it, counted, without one).
-    async fn spill(&self, batch: &[EventRecord]) {
-        self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+    /// Appends `batch` to the spill file (or drops it, counted, without one); `failed`:
+    /// the database refused it (counted as a failed batch).
+    async fn spill(&self, batch: &[EventRecord], failed: bool) {
+        if failed {
+            self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+        }
         let n = batch.len() as u64;
         let Some(path) = &self.config.spill else {
             self.counters.dropped.fetch_add(n, Ordering::Relaxed);
@@ -248,8 +259,10 @@ impl Writer {
             }
             if chunk.len() >= self.config.batch || (line.is_none() && !chunk.is_empty()) {
                 let Some(db) = self.db.as_ref() else { return };
+                // COPY first: spilled rows are rarely in the table already (a batch whose
+                // failure was ambiguous); when some are, `copy` inserts around them.
                 let rows = Columns::of(&chunk, &self.config.redaction);
-                if let Err(e) = insert(db, &self.insert, &rows).await {
+                if let Err(e) = copy(db, &self.copy, &self.insert, &rows).await {
                     // Kept for the next try; rows already written are not written twice.
                     self.failed(&e);
                     return;
