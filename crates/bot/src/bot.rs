@@ -281,14 +281,7 @@ impl Bot {
     }
 
     fn verify(&self, request: &CallbackRequest) -> Result<CallbackResponse, Rejection> {
-        let crypto = self.app_crypto()?;
-        let q = Query::read(request)?;
-        let echostr = request
-            .query_value("echostr")
-            .ok_or(Rejection::MissingQuery("echostr"))?;
-        let plain = crypto
-            .verify_url(&q.signature, &q.timestamp, &q.nonce, &echostr)
-            .map_err(|e| Rejection::from_crypto(&e))?;
+        let plain = Query::echo(request, self.app_crypto()?)?;
         self.inner.metrics.outcome("verified");
         Ok(CallbackResponse::text(200, plain))
     }
@@ -299,15 +292,7 @@ impl Bot {
         started: Instant,
     ) -> Result<CallbackResponse, Rejection> {
         let inner = &self.inner;
-        if request.body.len() > inner.max_body {
-            return Err(Rejection::TooLarge {
-                size: request.body.len(),
-                limit: inner.max_body,
-            });
-        }
-        let q = Query::read(request)?;
-        let body = std::str::from_utf8(&request.body)
-            .map_err(|_| Rejection::Malformed("the body is not UTF-8".to_owned()))?;
+        let (q, body) = Query::signed_body(request, inner.max_body)?;
         let plain = self
             .app_crypto()?
             .decrypt_message(&q.signature, &q.timestamp, &q.nonce, body)
@@ -613,6 +598,37 @@ pub(crate) struct Query {
 }
 
 impl Query {
+    /// URL verification: the decrypted `echostr` of a signed GET.
+    pub(crate) fn echo(
+        request: &CallbackRequest,
+        crypto: &CallbackCrypto,
+    ) -> Result<String, Rejection> {
+        let q = Self::read(request)?;
+        let echostr = request
+            .query_value("echostr")
+            .ok_or(Rejection::MissingQuery("echostr"))?;
+        crypto
+            .verify_url(&q.signature, &q.timestamp, &q.nonce, &echostr)
+            .map_err(|e| Rejection::from_crypto(&e))
+    }
+
+    /// A POST's signature parameters and its body, within `max_body` bytes and UTF-8.
+    pub(crate) fn signed_body(
+        request: &CallbackRequest,
+        max_body: usize,
+    ) -> Result<(Self, &str), Rejection> {
+        if request.body.len() > max_body {
+            return Err(Rejection::TooLarge {
+                size: request.body.len(),
+                limit: max_body,
+            });
+        }
+        let q = Self::read(request)?;
+        let body = std::str::from_utf8(&request.body)
+            .map_err(|_| Rejection::Malformed("the body is not UTF-8".to_owned()))?;
+        Ok((q, body))
+    }
+
     pub(crate) fn read(request: &CallbackRequest) -> Result<Self, Rejection> {
         let get = |name: &'static str| {
             request

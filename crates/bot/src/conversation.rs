@@ -14,6 +14,15 @@ use crate::error::StoreError;
 use crate::metrics::Metrics;
 use crate::render::{Piece, plan};
 
+/// The conversation key of `user` on `channel` (in group chat `chat`, if any).
+pub(crate) fn conversation_key(
+    channel: wecom_sdk_matcher::Channel,
+    chat: Option<&str>,
+    user: &str,
+) -> String {
+    format!("{channel:?}:{}:{user}", chat.unwrap_or("-"))
+}
+
 /// How long a step's record outlives its time-out (so the time-out reply finds it).
 const STEP_GRACE: Duration = Duration::from_secs(60);
 

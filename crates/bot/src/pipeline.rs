@@ -148,11 +148,10 @@ impl Bot {
 
         // A text answers the question (conversation step) its sender is in, if any.
         let conversation = message.text().map(|_| {
-            format!(
-                "{:?}:{}:{}",
+            crate::conversation::conversation_key(
                 routed.channel,
-                routed.chat.as_deref().unwrap_or("-"),
-                routed.user
+                routed.chat.as_deref(),
+                &routed.user,
             )
         });
         let open = match &conversation {

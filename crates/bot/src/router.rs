@@ -87,21 +87,10 @@ async fn single(State(bot): State<Bot>, RawQuery(query): RawQuery, request: Requ
 }
 
 async fn ai_bot(State(bot): State<Bot>, RawQuery(query): RawQuery, request: Request) -> Response {
-    let method = method_of(&request);
-    let query = query.unwrap_or_default();
-    let limit = bot.inner.max_body;
-    let answer = match to_bytes(request.into_body(), limit).await {
-        Ok(body) => {
-            bot.handle_ai_bot(CallbackRequest {
-                method,
-                query,
-                body,
-            })
-            .await
-        }
-        Err(_) => too_large(&bot, limit),
-    };
-    into_response(answer)
+    into_response(match read(&bot, query, request).await {
+        Ok(request) => bot.handle_ai_bot(request).await,
+        Err(too_large) => too_large,
+    })
 }
 
 async fn multi(
@@ -119,22 +108,31 @@ async fn multi(
 }
 
 async fn serve(bot: &Bot, query: Option<String>, request: Request) -> Response {
+    into_response(match read(bot, query, request).await {
+        Ok(request) => bot.handle(request).await,
+        Err(too_large) => too_large,
+    })
+}
+
+/// The request as the bot takes it, or the answer to a body over the bot's limit.
+async fn read(
+    bot: &Bot,
+    query: Option<String>,
+    request: Request,
+) -> Result<CallbackRequest, CallbackResponse> {
     let method = method_of(&request);
     let limit = bot.inner.max_body;
     let body: Body = request.into_body();
     // The raw query as sent: `Query` would form-decode a `+` into a space.
     let query = query.unwrap_or_default();
-    let answer = if let Ok(bytes) = to_bytes(body, limit).await {
-        bot.handle(CallbackRequest {
+    match to_bytes(body, limit).await {
+        Ok(body) => Ok(CallbackRequest {
             method,
             query,
-            body: bytes,
-        })
-        .await
-    } else {
-        too_large(bot, limit)
-    };
-    into_response(answer)
+            body,
+        }),
+        Err(_) => Err(too_large(bot, limit)),
+    }
 }
 
 fn method_of(request: &Request) -> Method {

@@ -280,8 +280,9 @@ impl Bot {
         }
         let profile = self.profile_of(user, Channel::AiBot).await;
         incoming = with_profile(incoming, &profile);
-        let conversation = matches!(kind, Kind::Question)
-            .then(|| format!("AiBot:{}:{user}", message.chatid.as_deref().unwrap_or("-")));
+        let conversation = matches!(kind, Kind::Question).then(|| {
+            crate::conversation::conversation_key(Channel::AiBot, message.chatid.as_deref(), user)
+        });
         let open = match &conversation {
             Some(key) => self.step_of(key).await,
             None => None,

@@ -288,14 +288,7 @@ impl Bot {
     }
 
     fn ai_verify(&self, request: &CallbackRequest) -> Result<CallbackResponse, Rejection> {
-        let crypto = callback_crypto(channel(self)?)?;
-        let q = Query::read(request)?;
-        let echostr = request
-            .query_value("echostr")
-            .ok_or(Rejection::MissingQuery("echostr"))?;
-        let plain = crypto
-            .verify_url(&q.signature, &q.timestamp, &q.nonce, &echostr)
-            .map_err(|e| Rejection::from_crypto(&e))?;
+        let plain = Query::echo(request, callback_crypto(channel(self)?)?)?;
         self.inner.metrics.count_ai("verified");
         Ok(CallbackResponse::text(200, plain))
     }
@@ -307,15 +300,7 @@ impl Bot {
     ) -> Result<CallbackResponse, Rejection> {
         let ai = channel(self)?;
         let crypto = callback_crypto(ai)?;
-        if request.body.len() > self.inner.max_body {
-            return Err(Rejection::TooLarge {
-                size: request.body.len(),
-                limit: self.inner.max_body,
-            });
-        }
-        let q = Query::read(request)?;
-        let body = std::str::from_utf8(&request.body)
-            .map_err(|_| Rejection::Malformed("the body is not UTF-8".to_owned()))?;
+        let (q, body) = Query::signed_body(request, self.inner.max_body)?;
         let plain = crypto
             .decrypt_json_message(&q.signature, &q.timestamp, &q.nonce, body)
             .map_err(|e| Rejection::from_crypto(&e))?;
