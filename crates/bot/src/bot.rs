@@ -231,6 +231,11 @@ impl Bot {
         &self.inner.metrics
     }
 
+    /// Now by the bot's clock, Unix milliseconds (an event record's `at_ms`).
+    pub(crate) fn now_ms(&self) -> i64 {
+        i64::try_from(unix_ms(self.inner.clock.now())).unwrap_or(i64::MAX)
+    }
+
     /// The callback path the router serves.
     pub fn path(&self) -> &str {
         &self.inner.path

@@ -246,7 +246,7 @@ impl Bot {
         let inner = &self.inner;
         let Some(sink) = &inner.sink else { return };
         let record = crate::event_log::EventRecord {
-            at_ms: i64::try_from(crate::bot::unix_ms(inner.clock.now())).unwrap_or(i64::MAX),
+            at_ms: self.now_ms(),
             app: inner.app.clone(),
             channel: wecom_sdk_matcher::Channel::App,
             user: link.user.clone(),

@@ -476,7 +476,7 @@ pub(crate) fn record(
 ) {
     let inner = &bot.inner;
     let Some(sink) = &inner.sink else { return };
-    let at_ms = i64::try_from(crate::bot::unix_ms(inner.clock.now())).unwrap_or(i64::MAX);
+    let at_ms = bot.now_ms();
     sink.record(&EventRecord {
         at_ms,
         app: inner.app.clone(),

@@ -433,7 +433,7 @@ impl Bot {
             _ => text,
         };
         sink.record(&EventRecord {
-            at_ms: i64::try_from(unix_ms(inner.clock.now())).unwrap_or(i64::MAX),
+            at_ms: self.now_ms(),
             app: inner.app.clone(),
             channel: Channel::AiBot,
             user: message.from_user.clone(),

@@ -12,7 +12,6 @@ use wecom_sdk_message::send::{KfContent, KfEventMessage, KfMessage};
 
 use super::KfChannel;
 use crate::Bot;
-use crate::bot::unix_ms;
 use crate::conversation::OpenStep;
 use crate::dedup::Answered;
 use crate::event_log::EventRecord;
@@ -211,7 +210,7 @@ impl Bot {
             _ => "none",
         };
         sink.record(&EventRecord {
-            at_ms: i64::try_from(unix_ms(inner.clock.now())).unwrap_or(i64::MAX),
+            at_ms: self.now_ms(),
             app: inner.app.clone(),
             channel: Channel::Kf,
             user: entry.external_userid.clone(),
