@@ -750,8 +750,8 @@ impl BotBuilder {
         self
     }
 
-    /// Rewrite the URLs of rules' replies (texts and news cards, app callbacks) to tracked
-    /// links `{base_url}/l/{code}`, served by [`Bot::router`]: the first click of each
+    /// Rewrite the URLs of rules' replies (texts and news cards, on every channel) to
+    /// tracked links `{base_url}/l/{code}`, served by [`Bot::router`]: the first click of each
     /// counts as a conversion of the rule and its A/B variant (the engine's statistics,
     /// the bandit, the event log), then redirects. `base_url` is where customers reach
     /// the router (`https://bot.example.com`).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use wecom_sdk_matcher::Part;
+use wecom_sdk_matcher::{Channel, Hit, Part};
 
 use crate::Bot;
 use crate::error::StoreError;
@@ -49,6 +49,9 @@ pub struct TrackedLink {
     pub variant: Option<String>,
     /// The customer it was sent to.
     pub user: String,
+    /// Where it was sent (links stored before this field existed count as app links).
+    #[serde(default)]
+    pub channel: Channel,
 }
 
 /// Where tracked links live: this process's memory ([`MemoryLinkStore`]) or Redis
@@ -141,17 +144,20 @@ fn urls(text: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 impl Bot {
-    /// `parts` with their URLs rewritten to tracked links of `rule` / `variant` for
-    /// `user` (unchanged without tracked links, or where the store fails — counted).
-    pub(crate) async fn track(
-        &self,
-        parts: Vec<Part>,
-        rule: &str,
-        variant: Option<&str>,
-        user: &str,
-    ) -> Vec<Part> {
+    /// The parts of rule hit `hit` to send `user` on `channel`, their URLs rewritten
+    /// to tracked links of the rule and its variant (unchanged without tracked links,
+    /// or where the store fails — counted). Every channel's answer goes through here.
+    pub(crate) async fn track(&self, hit: &Hit, user: &str, channel: Channel) -> Vec<Part> {
+        let parts = hit.parts.clone();
         let Some(links) = &self.inner.links else {
             return parts;
+        };
+        let owner = TrackedLink {
+            url: String::new(),
+            rule: hit.rule_id().to_owned(),
+            variant: hit.variant.clone(),
+            user: user.to_owned(),
+            channel,
         };
         let mut out = Vec::with_capacity(parts.len());
         for part in parts {
@@ -162,7 +168,7 @@ impl Bot {
                     for range in urls(&text) {
                         rewritten.push_str(&text[last..range.start]);
                         let url = &text[range.clone()];
-                        rewritten.push_str(&self.tracked(links, url, rule, variant, user).await);
+                        rewritten.push_str(&self.tracked(links, url, &owner).await);
                         last = range.end;
                     }
                     rewritten.push_str(&text[last..]);
@@ -174,7 +180,7 @@ impl Bot {
                     url,
                     pic_url,
                 } => Part::News {
-                    url: self.tracked(links, &url, rule, variant, user).await,
+                    url: self.tracked(links, &url, &owner).await,
                     title,
                     description,
                     pic_url,
@@ -185,23 +191,15 @@ impl Bot {
         out
     }
 
-    /// The tracked URL of `url` (or `url` itself when it cannot be stored).
-    async fn tracked(
-        &self,
-        links: &Links,
-        url: &str,
-        rule: &str,
-        variant: Option<&str>,
-        user: &str,
-    ) -> String {
+    /// The tracked URL of `url` sent as `owner` says (or `url` itself when it cannot
+    /// be stored).
+    async fn tracked(&self, links: &Links, url: &str, owner: &TrackedLink) -> String {
         let Some(code) = code() else {
             return url.to_owned();
         };
         let link = TrackedLink {
             url: url.to_owned(),
-            rule: rule.to_owned(),
-            variant: variant.map(str::to_owned),
-            user: user.to_owned(),
+            ..owner.clone()
         };
         match links.store.put(&code, &link, links.ttl).await {
             Ok(()) => format!("{}/l/{code}", links.base.trim_end_matches('/')),
@@ -248,7 +246,7 @@ impl Bot {
         let record = crate::event_log::EventRecord {
             at_ms: self.now_ms(),
             app: inner.app.clone(),
-            channel: wecom_sdk_matcher::Channel::App,
+            channel: link.channel,
             user: link.user.clone(),
             chat: None,
             msg_type: "link_click".to_owned(),
@@ -295,6 +293,7 @@ mod tests {
             rule: "r".into(),
             variant: Some("b".into()),
             user: "u".into(),
+            channel: Channel::Kf,
         };
         store
             .put("c", &link, Duration::from_secs(60))

@@ -184,11 +184,8 @@ impl Bot {
             (decision.rule, decision.variant, decision.actions) = self.fired(h);
             if parts.is_none() {
                 decision.outcome = "answered";
-                let user = decision.routed.user.as_str();
-                parts = Some(
-                    self.track(h.parts.clone(), h.rule_id(), h.variant.as_deref(), user)
-                        .await,
-                );
+                let routed = &decision.routed;
+                parts = Some(self.track(h, &routed.user, routed.channel).await);
             }
         }
         decision.pieces = parts

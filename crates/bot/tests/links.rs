@@ -10,9 +10,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use wecom_sdk_bot::{Bot, EventRecord, EventSink, LinkStore};
-use wecom_sdk_matcher::{Engine, RuleSet};
-use wecom_sdk_sim::Inbound;
+use wecom_sdk_bot::{AiBot, Bot, EventRecord, EventSink, LinkStore};
+use wecom_sdk_matcher::{Channel, Engine, RuleSet};
+use wecom_sdk_sim::{AiBotInbound, AiBotSimConfig, FakeAiBot, FakeConfig, FakeWeCom, Inbound};
 
 const RULES: &str = r#"
 timezone = "Asia/Shanghai"
@@ -65,7 +65,7 @@ fn link_path(reply: &str) -> String {
 }
 
 async fn click(served: &support::Served, path: &str) -> (u16, Option<String>) {
-    let base = served.url.trim_end_matches("/wecom/callback");
+    let base = &served.url[..served.url.find("/wecom/").unwrap_or(served.url.len())];
     let client = support::http();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -127,6 +127,99 @@ async fn a_click_is_one_conversion_of_the_variant_and_a_redirect() {
     assert_eq!(conversions.len(), 1);
     assert_eq!(conversions[0].variant.as_deref(), Some(variant.as_str()));
     assert_eq!(conversions[0].user, "zhangsan");
+}
+
+/// Both variants text, so every channel sends the URL in words.
+const TEXT_RULES: &str = r#"
+[[rules]]
+id = "promo"
+keywords = ["优惠"]
+variants = [
+  { id = "a", weight = 1, reply = "本周优惠：https://shop.example.com/sale?v=a 点击查看" },
+  { id = "b", weight = 1, reply = "限时特价 https://shop.example.com/sale?v=b" },
+]
+"#;
+
+#[tokio::test]
+async fn kf_and_ai_bot_answers_carry_tracked_links_counted_for_their_channel() {
+    const KF: &str = "wkKFshop0001";
+    let fake = FakeWeCom::start(
+        FakeConfig::new(support::CORP_ID)
+            .secret(support::SECRET)
+            .agent(support::AGENT_ID)
+            .kf_account(KF),
+    )
+    .await
+    .unwrap();
+    let ai = FakeAiBot::start(AiBotSimConfig::new("aib_links", "aib-secret"))
+        .await
+        .unwrap();
+    let records = Arc::new(Records::default());
+    // One bot serves the app callback, 微信客服 and the AI bot.
+    let bot = Bot::builder()
+        .callback(support::TOKEN, support::AES_KEY, support::CORP_ID)
+        .ai_bot(AiBot::callback(support::TOKEN, support::AES_KEY))
+        .engine(Engine::new(RuleSet::from_toml_str(TEXT_RULES).unwrap()))
+        .client(support::client(&fake))
+        .tracked_links("http://bot.test")
+        .event_sink(records.clone())
+        .build()
+        .unwrap();
+    let served = support::serve(bot).await;
+
+    // 微信客服: the answer goes out through kf/send_msg with the URL tracked.
+    let notice = fake.kf_customer_says(KF, "wmCustomer1", "有优惠吗");
+    support::sender(&served.url)
+        .send(&Inbound::kf_msg_or_event(&notice))
+        .await;
+    let kf_text = || {
+        fake.sent_messages()
+            .into_iter()
+            .filter(|m| m.path == "/cgi-bin/kf/send_msg" && m.to == "wmCustomer1")
+            .find_map(|m| m.text())
+    };
+    assert!(support::eventually(|| kf_text().is_some()).await);
+    let kf_reply = kf_text().unwrap();
+    assert!(!kf_reply.contains("shop.example.com"), "{kf_reply}");
+
+    // The AI bot: the streamed answer's words carry a tracked URL too.
+    let aibot_url = served.url.replace("/wecom/callback", "/wecom/aibot");
+    let caller = ai
+        .caller(&aibot_url, support::TOKEN, support::AES_KEY)
+        .unwrap();
+    let talk = caller
+        .converse(&AiBotInbound::text("lisi", "优惠").group("wrGroup1"))
+        .await;
+    let ai_reply = talk.text();
+    assert!(!ai_reply.contains("shop.example.com"), "{ai_reply}");
+
+    for (reply, user, channel) in [
+        (&kf_reply, "wmCustomer1", Channel::Kf),
+        (&ai_reply, "lisi", Channel::AiBot),
+    ] {
+        let (status, location) = click(&served, &link_path(reply)).await;
+        assert_eq!(status, 302, "{reply}");
+        assert!(
+            location
+                .unwrap()
+                .starts_with("https://shop.example.com/sale?v=")
+        );
+        let records = records.0.lock().unwrap();
+        let conversion = records
+            .iter()
+            .find(|r| r.outcome == "converted" && r.user == user)
+            .expect("the click is a conversion in the event log");
+        assert_eq!(conversion.channel, channel);
+        assert_eq!(conversion.rule.as_deref(), Some("promo"));
+    }
+    // The engine counts an impression and a conversion for each, as the log does.
+    let promo = &served.bot.engine().stats()["promo"];
+    let (impressions, conversions) = promo
+        .variants
+        .values()
+        .fold((0, 0), |(i, c), &(imp, conv)| (i + imp, c + conv));
+    assert_eq!((impressions, conversions), (2, 2));
+    assert_eq!(served.bot.metrics().links("converted"), 2);
 }
 
 #[cfg(feature = "redis")]

@@ -308,14 +308,14 @@ impl Bot {
                 .or_else(|| chosen.hit.as_ref().and_then(|h| h.ask.clone()));
             self.keep_step(key, open.as_ref(), asked.as_ref()).await;
         }
-        let mut decision = self.ai_answer(chosen, &kind);
+        let mut decision = self.ai_answer(chosen, &kind, user).await;
         decision.nickname.clone_from(&profile.nickname);
         decision.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(decision)
     }
 
-    /// What `chosen` answers to a message of `kind`.
-    fn ai_answer(&self, chosen: Chosen, kind: &Kind) -> AiDecision {
+    /// What `chosen` answers `user`'s message of `kind` (a rule's links tracked).
+    async fn ai_answer(&self, chosen: Chosen, kind: &Kind, user: &str) -> AiDecision {
         let inner = &self.inner;
         let Chosen {
             parts,
@@ -334,7 +334,7 @@ impl Bot {
             (decision.rule, decision.variant, decision.actions) = self.fired(h);
             if parts.is_none() && stream.is_none() && card.is_none() {
                 decision.outcome = "answered";
-                parts = Some(h.parts.clone());
+                parts = Some(self.track(h, user, Channel::AiBot).await);
             }
         }
         let content = parts

@@ -232,20 +232,21 @@ impl Bot {
 
     /// The rules' answer to `incoming` (nothing when no rule fires).
     async fn kf_hit(&self, incoming: &Incoming) -> KfHit {
-        self.find_counting(incoming)
-            .await
-            .map(|hit| self.kf_hit_of(hit))
-            .unwrap_or_default()
+        match self.find_counting(incoming).await {
+            Some(hit) => self.kf_hit_of(hit, incoming.user_id()).await,
+            None => KfHit::default(),
+        }
     }
 
-    /// What to answer for rule hit `hit` (counted).
-    fn kf_hit_of(&self, hit: Hit) -> KfHit {
-        self.inner.metrics.rule_hit(hit.rule_id());
+    /// What to answer `customer` for rule hit `hit` (counted; its links tracked).
+    async fn kf_hit_of(&self, hit: Hit, customer: &str) -> KfHit {
+        let (rule, variant, actions) = self.fired(&hit);
+        let parts = self.track(&hit, customer, Channel::Kf).await;
         KfHit {
-            pieces: plan(&hit.parts, self.inner.engine.rules().sensitive_filter()),
-            rule: Some(hit.rule_id().to_owned()),
-            variant: hit.variant,
-            actions: hit.actions,
+            pieces: plan(&parts, self.inner.engine.rules().sensitive_filter()),
+            rule,
+            variant,
+            actions,
             ask: hit.ask,
         }
     }
@@ -328,7 +329,10 @@ impl Bot {
                     outcome: "handler_stop",
                     ..
                 } => None,
-                Chosen { hit, .. } => Some(hit.map(|h| self.kf_hit_of(h)).unwrap_or_default()),
+                Chosen { hit: Some(hit), .. } => {
+                    Some(self.kf_hit_of(hit, &entry.external_userid).await)
+                }
+                Chosen { .. } => Some(KfHit::default()),
             },
             Err(e) => {
                 inner.metrics.count_kf("handler_failed");
