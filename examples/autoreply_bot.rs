@@ -461,7 +461,7 @@ async fn serve_real() -> Result<(), String> {
     let client = client.build().map_err(|e| format!("WECOM_API_BASE: {e}"))?;
     let builder = bot(&client, &rules)?.callback(token, aes_key, corp_id);
     let builder = shared_dedup(builder).await?;
-    let builder = archive(builder).await?;
+    let (builder, after_build) = archive(builder).await?;
     let bot = builder.build().map_err(|e| match e {
         wecom_sdk::bot::BuildError::Callback(c) => {
             use wecom_sdk::crypto::CryptoError;
@@ -474,6 +474,9 @@ async fn serve_real() -> Result<(), String> {
         }
         other => other.to_string(),
     })?;
+    if let Some(start) = after_build {
+        start(&bot);
+    }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("WECOM_LISTEN {listen}: {e}"))?;
@@ -491,12 +494,16 @@ async fn serve_real() -> Result<(), String> {
     Ok(())
 }
 
+/// What to start once the bot is built (the archive's trigger-rate watch).
+type AfterBuild = Option<Box<dyn FnOnce(&Bot)>>;
+
 /// With `WECOM_ARCHIVE_URL` (and feature `postgres`): the conversation archive in
-/// PostgreSQL (schema `autoreply`, spill file in the temp directory).
+/// PostgreSQL (schema `autoreply`, spill file in the temp directory), and the daily
+/// trigger-rate check on `/metrics` (`wecom_bot_trigger_rate_ratio`).
 #[cfg(feature = "postgres")]
-async fn archive(builder: BotBuilder) -> Result<BotBuilder, String> {
+async fn archive(builder: BotBuilder) -> Result<(BotBuilder, AfterBuild), String> {
     let Ok(url) = std::env::var("WECOM_ARCHIVE_URL") else {
-        return Ok(builder);
+        return Ok((builder, None));
     };
     let spill = std::env::temp_dir().join("autoreply-archive-spill.jsonl");
     let sink = wecom_sdk::bot::PostgresSink::connect(
@@ -511,7 +518,11 @@ async fn archive(builder: BotBuilder) -> Result<BotBuilder, String> {
         "autoreply_bot: archiving conversations in {} (schema autoreply)",
         wecom_sdk::bot::without_password(&url)
     );
-    Ok(builder.event_sink(Arc::new(sink)))
+    let archive = sink.archive().clone();
+    let watch: AfterBuild = Some(Box::new(move |bot: &Bot| {
+        bot.watch_trigger_rates(archive, wecom_sdk::bot::TriggerWatch::new());
+    }));
+    Ok((builder.event_sink(Arc::new(sink)), watch))
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -519,14 +530,14 @@ async fn archive(builder: BotBuilder) -> Result<BotBuilder, String> {
     clippy::unused_async,
     reason = "the same call as with feature postgres"
 )]
-async fn archive(builder: BotBuilder) -> Result<BotBuilder, String> {
+async fn archive(builder: BotBuilder) -> Result<(BotBuilder, AfterBuild), String> {
     if std::env::var_os("WECOM_ARCHIVE_URL").is_some() {
         return Err(
             "WECOM_ARCHIVE_URL is set but this build has no archive: run with --features postgres"
                 .to_owned(),
         );
     }
-    Ok(builder)
+    Ok((builder, None))
 }
 
 #[cfg(feature = "redis")]
@@ -543,6 +554,7 @@ async fn shared_dedup(builder: BotBuilder) -> Result<BotBuilder, String> {
 }
 
 #[cfg(not(feature = "redis"))]
+#[allow(clippy::unused_async, reason = "the same call as with feature redis")]
 async fn shared_dedup(builder: BotBuilder) -> Result<BotBuilder, String> {
     if std::env::var_os("REDIS_URL").is_some() {
         return Err(

@@ -79,7 +79,8 @@ pub use aibot::{
 #[cfg(feature = "postgres")]
 pub use archive::{
     Archive, DEFAULT_SCHEMA, Export, Percentiles, PostgresConfig, PostgresSink, Redaction,
-    ResponseTimes, RuleHits, SinkStats, TraceRow, TriggerAlert, Unanswered, without_password,
+    ResponseTimes, RuleHits, SinkStats, TraceRow, TriggerRate, TriggerWatch, Unanswered,
+    without_password,
 };
 pub use bot::{
     Bot, BotBuilder, DEFAULT_BUDGET, DEFAULT_DONE_TTL, DEFAULT_LEASE, DEFAULT_MAX_BODY,

@@ -104,6 +104,7 @@ pub struct Metrics {
     aibot: [AtomicU64; AIBOT.len()],
     links: [AtomicU64; LINKS.len()],
     rule_hits: Mutex<BTreeMap<String, u64>>,
+    trigger: Mutex<TriggerGauges>,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -115,6 +116,14 @@ pub struct Metrics {
     pub(crate) action_failures: AtomicU64,
     pub(crate) reloads: AtomicU64,
     pub(crate) reload_failures: AtomicU64,
+}
+
+/// The last trigger-rate check: each judged keyword rule's day rate over its 7-day
+/// mean, and how many were under the alert share.
+#[derive(Debug, Default)]
+struct TriggerGauges {
+    ratios: BTreeMap<String, f64>,
+    alerts: usize,
 }
 
 fn add(counter: &AtomicU64) {
@@ -156,6 +165,21 @@ impl Metrics {
                 hits.insert(rule.to_owned(), 1);
             }
         }
+    }
+
+    /// The outcome of a trigger-rate check: `(rule, day rate / 7-day mean, alert)` for
+    /// every rule judged (the previous check's gauges are replaced).
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "set by the archive's trigger-rate check")
+    )]
+    pub(crate) fn set_trigger_rates(&self, rates: impl IntoIterator<Item = (String, f64, bool)>) {
+        let mut gauges = TriggerGauges::default();
+        for (rule, ratio, alert) in rates {
+            gauges.alerts += usize::from(alert);
+            gauges.ratios.insert(rule, ratio);
+        }
+        *self.trigger.lock().unwrap_or_else(PoisonError::into_inner) = gauges;
     }
 
     pub(crate) fn latency(&self, elapsed: Duration) {
@@ -221,6 +245,26 @@ impl Metrics {
             .unwrap_or(0)
     }
 
+    /// Keyword rules under the alert share of their trigger rate at the last check
+    /// (`Bot::check_trigger_rates`, feature `postgres`).
+    pub fn trigger_alerts(&self) -> usize {
+        self.trigger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .alerts
+    }
+
+    /// Rule `rule`'s trigger rate over its 7-day mean at the last check (`None`: not
+    /// judged — no check yet, a fallback, or too rare).
+    pub fn trigger_ratio(&self, rule: &str) -> Option<f64> {
+        self.trigger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ratios
+            .get(rule)
+            .copied()
+    }
+
     /// Messages sent through the active API.
     pub fn active_sent(&self) -> u64 {
         self.active_sent.load(Ordering::Relaxed)
@@ -259,6 +303,24 @@ impl Metrics {
         )
     }
 
+    /// The trigger-rate gauges of the last check.
+    fn trigger_gauges(&self, out: &mut String) {
+        let trigger = self.trigger.lock().unwrap_or_else(PoisonError::into_inner);
+        out.push_str("# HELP wecom_bot_trigger_rate_ratio A keyword rule's share of the last day's messages over its mean share of the 7 days before.\n# TYPE wecom_bot_trigger_rate_ratio gauge\n");
+        for (rule, ratio) in &trigger.ratios {
+            let _ = writeln!(
+                out,
+                "wecom_bot_trigger_rate_ratio{{rule=\"{}\"}} {ratio}",
+                escape(rule)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wecom_bot_trigger_alerts Keyword rules whose trigger rate fell under the alert share.\n# TYPE wecom_bot_trigger_alerts gauge\nwecom_bot_trigger_alerts {}",
+            trigger.alerts
+        );
+    }
+
     /// The Prometheus text exposition (version 0.0.4).
     pub fn prometheus(&self) -> String {
         let mut out = String::with_capacity(2048);
@@ -291,6 +353,7 @@ impl Metrics {
                 escape(rule)
             );
         }
+        self.trigger_gauges(&mut out);
         out.push_str("# HELP wecom_bot_callback_seconds Time to answer a callback.\n# TYPE wecom_bot_callback_seconds histogram\n");
         let mut cumulative = 0;
         for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
@@ -413,5 +476,17 @@ mod tests {
         assert!(text.contains("wecom_bot_callback_seconds_bucket{le=\"3\"} 2"));
         assert!(text.contains("wecom_bot_callback_seconds_count 2"));
         assert!(text.contains("wecom_bot_store_errors_total 0"));
+        assert!(text.contains("wecom_bot_trigger_alerts 0"));
+        m.set_trigger_rates([
+            ("invoice".to_owned(), 0.2, true),
+            ("hours".to_owned(), 1.0, false),
+        ]);
+        let text = m.prometheus();
+        assert!(text.contains("wecom_bot_trigger_rate_ratio{rule=\"invoice\"} 0.2"));
+        assert!(text.contains("wecom_bot_trigger_alerts 1"));
+        assert_eq!(
+            (m.trigger_alerts(), m.trigger_ratio("hours")),
+            (1, Some(1.0))
+        );
     }
 }

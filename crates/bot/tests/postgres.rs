@@ -19,7 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use wecom_sdk_bot::{
     Archive, EventRecord, EventSink, PostgresConfig, PostgresSink, Redaction, SinkStats,
+    TriggerWatch,
 };
+use wecom_sdk_client::WebhookClient;
 use wecom_sdk_sim::Inbound;
 
 fn database_url() -> String {
@@ -396,16 +398,9 @@ fn on_day(day: u32, n: u32, rule: Option<&str>) -> EventRecord {
     r
 }
 
-// The job runs as a child process while the simulator serves on this runtime.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using() {
-    let Some(schema) = schema("nightly").await else {
-        return;
-    };
-    let sink = PostgresSink::connect(config(&schema, &database_url()))
-        .await
-        .unwrap();
-    // Seven days of 10 messages: "hours" 5, "invoice" 5; the eighth, "invoice" only 1.
+/// Seven days of 10 messages: "hours" 5, "invoice" 5; the eighth (2025-12-01),
+/// "invoice" only 1.
+async fn seed_week(sink: &PostgresSink) {
     for day in 0..8 {
         for n in 0..10 {
             let rule = match n {
@@ -419,6 +414,18 @@ async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using()
     }
     sink.flush().await;
     assert_eq!(sink.stats().written, 80);
+}
+
+// The job runs as a child process while the simulator serves on this runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using() {
+    let Some(schema) = schema("nightly").await else {
+        return;
+    };
+    let sink = PostgresSink::connect(config(&schema, &database_url()))
+        .await
+        .unwrap();
+    seed_week(&sink).await;
     let day = jiff::civil::date(2025, 12, 1);
     let alerts = sink
         .archive()
@@ -473,12 +480,17 @@ async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using()
     let again = job(&["export", "--day", "2025-12-01", "--dir", &dir_arg]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("skipped"));
 
-    // Alerts to a group robot (the simulator's webhook).
+    // Alerts to a group robot (the simulator's webhook); zone and fallbacks from the
+    // bot's rules file.
+    let rules_file = dir.join("rules.toml");
+    std::fs::write(&rules_file, support::rules()).unwrap();
     let fake = support::fake().await;
     let out = job(&[
         "alerts",
         "--day",
         "2025-12-01",
+        "--rules",
+        &rules_file.to_string_lossy(),
         "--min-hits",
         "3",
         "--robot-key",
@@ -501,6 +513,59 @@ async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using()
     let bad = job(&["export", "--day", "yesterday"]);
     assert!(!bad.status.success());
     let _ = std::fs::remove_dir_all(&dir);
+    drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn a_running_bot_shows_the_trigger_rates_on_its_metrics_and_posts_the_alerts() {
+    let Some(schema) = schema("watch").await else {
+        return;
+    };
+    let sink = PostgresSink::connect(config(&schema, &database_url()))
+        .await
+        .unwrap();
+    seed_week(&sink).await;
+    let day = jiff::civil::date(2025, 12, 1);
+    let alerts = sink
+        .archive()
+        .trigger_alerts(day, "Asia/Shanghai", 0.5, 3.0, &["fallback"])
+        .await
+        .unwrap();
+    // A running bot checks the same day: the gauges on its /metrics, one robot post.
+    let fake = support::fake().await;
+    let bot = support::builder(&fake)
+        .metrics_route("/metrics")
+        .build()
+        .unwrap();
+    let watch = TriggerWatch::new()
+        .min_mean_hits(3.0)
+        .robot(WebhookClient::new(support::ROBOT_KEY).base_url(fake.base_url()));
+    let found = bot
+        .check_trigger_rates(sink.archive(), &watch, day)
+        .await
+        .unwrap();
+    assert_eq!(found, alerts, "the bot and the archive agree");
+    let served = support::serve(bot).await;
+    let metrics_url = served.url.replace("/wecom/callback", "/metrics");
+    let text = support::http()
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("wecom_bot_trigger_alerts 1"), "{text}");
+    assert!(
+        text.contains("wecom_bot_trigger_rate_ratio{rule=\"invoice\"} 0.2"),
+        "a fifth of its usual share: {text}"
+    );
+    assert!(text.contains("wecom_bot_trigger_rate_ratio{rule=\"hours\"} 1"));
+    assert_eq!(served.bot.metrics().trigger_ratio("fallback"), None);
+    let posted = fake.sent_messages();
+    assert_eq!(posted.len(), 1);
+    assert!(posted[0].text().unwrap().contains("invoice"));
+
     drop_schema(&schema).await;
 }
 

@@ -273,6 +273,17 @@ impl RuleSet {
         self.rules.iter().map(|r| &r.def)
     }
 
+    /// The time zone of the set's schedules (IANA name, e.g. `Asia/Shanghai`): the zone
+    /// its days are counted in.
+    pub fn timezone(&self) -> &str {
+        self.tz.iana_name().unwrap_or("UTC")
+    }
+
+    /// The ids of its fallback rules (`fallback = true`), in file order.
+    pub fn fallback_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules().filter(|r| r.fallback).map(|r| r.id.as_str())
+    }
+
     /// The normalizer this set applies to messages and keywords.
     pub fn normalizer(&self) -> &Normalizer {
         &self.normalizer

@@ -25,6 +25,9 @@ fn json_reads_like_toml() {
         e.find(&Incoming::new("u", "几点开门")).unwrap().rule_id(),
         "hours"
     );
+    let rules = e.rules();
+    assert_eq!(rules.timezone(), "Asia/Shanghai");
+    assert_eq!(rules.fallback_ids().collect::<Vec<_>>(), ["fallback"]);
     let fb = e.find(&Incoming::new("u", "嗯")).unwrap();
     assert_eq!(
         fb.parts[1],

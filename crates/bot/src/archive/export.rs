@@ -24,10 +24,12 @@ pub struct Export {
     pub skipped: bool,
 }
 
-/// A keyword rule that fires much less than it used to.
+/// A keyword rule's trigger rate on a day against its trailing 7-day mean
+/// ([`Archive::trigger_rates`]); an alert when it fell below a share of it
+/// ([`Archive::trigger_alerts`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct TriggerAlert {
+pub struct TriggerRate {
     /// The rule.
     pub rule: String,
     /// Its hits on the day.
@@ -38,7 +40,21 @@ pub struct TriggerAlert {
     pub mean_rate: f64,
 }
 
-impl TriggerAlert {
+impl TriggerRate {
+    /// The day's rate over the mean (1.0: as usual; 0.2: a fifth of it).
+    pub fn ratio(&self) -> f64 {
+        if self.mean_rate > 0.0 {
+            self.rate / self.mean_rate
+        } else {
+            1.0
+        }
+    }
+
+    /// Whether the day's rate fell below `share` of the mean.
+    pub fn is_alert(&self, share: f64) -> bool {
+        self.rate < share * self.mean_rate
+    }
+
     /// The notice for a staff group: the "customers renamed the product" signal.
     pub fn notice(&self) -> String {
         format!(
@@ -123,10 +139,33 @@ impl Archive {
         share: f64,
         min_mean_hits: f64,
         fallbacks: &[&str],
-    ) -> Result<Vec<TriggerAlert>, StoreError> {
+    ) -> Result<Vec<TriggerRate>, StoreError> {
+        let mut rates = self
+            .trigger_rates(day, tz, min_mean_hits, fallbacks)
+            .await?;
+        rates.retain(|r| r.is_alert(share));
+        for alert in &rates {
+            tracing::warn!(rule = %alert.rule, rate = alert.rate, mean_rate = alert.mean_rate, "trigger rate dropped: {}", alert.notice());
+        }
+        Ok(rates)
+    }
+
+    /// The trigger rate of every keyword rule (not `fallbacks`) on day `day` (in time
+    /// zone `tz`) against its mean over the 7 days before, by rule id; rules whose mean
+    /// is under `min_mean_hits` hits a day are too rare to judge and left out.
+    ///
+    /// # Errors
+    /// The query failed.
+    pub async fn trigger_rates(
+        &self,
+        day: Date,
+        tz: &str,
+        min_mean_hits: f64,
+        fallbacks: &[&str],
+    ) -> Result<Vec<TriggerRate>, StoreError> {
         let first = day
             .checked_sub(jiff::Span::new().days(7))
-            .map_err(|e| StoreError::new(format!("trigger alerts: {e}")))?;
+            .map_err(|e| StoreError::new(format!("trigger rates: {e}")))?;
         let rows = self
             .client
             .query(
@@ -141,7 +180,7 @@ impl Archive {
                 &[&tz, &first.to_string(), &day.to_string()],
             )
             .await
-            .map_err(|e| pg_error("trigger alerts", &e))?;
+            .map_err(|e| pg_error("trigger rates", &e))?;
         let today = day.to_string();
         let mut totals: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
         let mut hits: std::collections::BTreeMap<String, std::collections::HashMap<String, i64>> =
@@ -157,7 +196,7 @@ impl Archive {
             .filter_map(|k| day.checked_sub(jiff::Span::new().days(k)).ok())
             .map(|d| d.to_string())
             .collect();
-        let mut alerts = Vec::new();
+        let mut rates = Vec::new();
         for (rule, by_day) in hits {
             let get = |d: &str| by_day.get(d).copied().unwrap_or(0);
             let total = |d: &str| totals.get(d).copied().unwrap_or(0);
@@ -166,19 +205,13 @@ impl Archive {
             if mean_hits < min_mean_hits {
                 continue;
             }
-            let mean_rate = before.iter().map(|d| rate(get(d), total(d))).sum::<f64>() / 7.0;
-            let today_rate = rate(get(&today), total(&today));
-            if today_rate < share * mean_rate {
-                let alert = TriggerAlert {
-                    hits: u64::try_from(get(&today)).unwrap_or(0),
-                    rule,
-                    rate: today_rate,
-                    mean_rate,
-                };
-                tracing::warn!(rule = %alert.rule, rate = alert.rate, mean_rate = alert.mean_rate, "trigger rate dropped: {}", alert.notice());
-                alerts.push(alert);
-            }
+            rates.push(TriggerRate {
+                hits: u64::try_from(get(&today)).unwrap_or(0),
+                rule,
+                rate: rate(get(&today), total(&today)),
+                mean_rate: before.iter().map(|d| rate(get(d), total(d))).sum::<f64>() / 7.0,
+            });
         }
-        Ok(alerts)
+        Ok(rates)
     }
 }

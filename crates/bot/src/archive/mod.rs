@@ -7,6 +7,7 @@ mod export;
 mod migrate;
 mod query;
 mod rows;
+mod watch;
 mod writer;
 
 use std::path::PathBuf;
@@ -17,9 +18,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-pub use export::{Export, TriggerAlert};
+pub use export::{Export, TriggerRate};
 pub use query::{Archive, Percentiles, ResponseTimes, RuleHits, TraceRow, Unanswered};
 pub use rows::Redaction;
+pub use watch::TriggerWatch;
 
 use crate::error::StoreError;
 use crate::event_log::{EventRecord, EventSink};

@@ -5,10 +5,13 @@
 //! wecom-bot-archive report  [--day YYYY-MM-DD] [--fallback RULE]...
 //! wecom-bot-archive alerts  [--day YYYY-MM-DD] [--share 0.5] [--min-hits 5]
 //!                           [--fallback RULE]... [--robot-key KEY] [--robot-url URL]
-//! common: [--database-url URL] (or DATABASE_URL) [--schema wecom] [--tz Asia/Shanghai]
+//! common: [--database-url URL] (or DATABASE_URL) [--schema wecom]
+//!         [--rules rules.toml] [--tz Asia/Shanghai]
 //! ```
 //!
-//! The day defaults to yesterday in `--tz` (the rule set's zone). `export` writes the
+//! With `--rules` (the bot's rules file, TOML or JSON), days are counted in the rule
+//! set's time zone and its `fallback = true` rules are the fallbacks; `--tz` and
+//! `--fallback` override. The day defaults to yesterday in that zone. `export` writes the
 //! day's rows as gzip JSON lines, once per day; `report` prints the rule report and the
 //! top unanswered questions; `alerts` prints keyword rules whose trigger rate fell and,
 //! with `--robot-key`, posts them to a group robot. Exit status 1 on an error, 2 on bad
@@ -22,6 +25,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use wecom_sdk_bot::Archive;
 use wecom_sdk_client::WebhookClient;
+use wecom_sdk_matcher::RuleSet;
 use wecom_sdk_message::send::WebhookMessage;
 
 /// Flags given: each name with its values in order.
@@ -95,7 +99,14 @@ async fn run(args: &Args) -> Result<(), String> {
         .or_else(|| std::env::var("DATABASE_URL").ok())
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let schema = args.one("schema").unwrap_or(wecom_sdk_bot::DEFAULT_SCHEMA);
-    let tz_name = args.one("tz").unwrap_or("Asia/Shanghai");
+    let rules = match args.one("rules") {
+        Some(path) => Some(rule_set(path)?),
+        None => None,
+    };
+    let tz_name = args
+        .one("tz")
+        .or(rules.as_ref().map(RuleSet::timezone))
+        .unwrap_or("Asia/Shanghai");
     let tz = TimeZone::get(tz_name).map_err(|e| format!("--tz {tz_name:?}: {e}"))?;
     let day: Date = match args.one("day") {
         Some(d) => d.parse().map_err(|e| format!("--day {d:?}: {e}"))?,
@@ -105,7 +116,12 @@ async fn run(args: &Args) -> Result<(), String> {
             .yesterday()
             .map_err(|e| e.to_string())?,
     };
-    let fallbacks = args.all("fallback");
+    let mut fallbacks = args.all("fallback");
+    if fallbacks.is_empty()
+        && let Some(rules) = &rules
+    {
+        fallbacks = rules.fallback_ids().collect();
+    }
     let archive = Archive::connect(&url, schema)
         .await
         .map_err(|e| e.to_string())?;
@@ -122,64 +138,8 @@ async fn run(args: &Args) -> Result<(), String> {
                 println!("{day}: {} rows → {}", export.rows, export.path.display());
             }
         }
-        "report" => {
-            let report = archive
-                .rule_report(day, tz_name, &fallbacks)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{day}: {} messages — keyword rules {:.1}%, fallback {:.1}%, unanswered {:.1}%",
-                report.messages,
-                report.keyword_share * 100.0,
-                report.fallback_share * 100.0,
-                report.unanswered_share * 100.0
-            );
-            for (rule, hits) in &report.by_rule {
-                println!("  {hits:>6}  {rule}");
-            }
-            let since = day.in_tz(tz_name).map_err(|e| e.to_string())?.timestamp();
-            let open = archive
-                .unanswered(since, &fallbacks, 10)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("top unanswered questions since {day}:");
-            for q in open {
-                println!("  {:>6}  {}", q.count, q.text);
-            }
-        }
-        "alerts" => {
-            let alerts = archive
-                .trigger_alerts(
-                    day,
-                    tz_name,
-                    args.number("share", 0.5)?,
-                    args.number("min-hits", 5.0)?,
-                    &fallbacks,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            if alerts.is_empty() {
-                println!("{day}: no keyword rule lost its customers");
-            }
-            for alert in &alerts {
-                println!("{day}: {}", alert.notice());
-            }
-            if let (Some(key), false) = (args.one("robot-key"), alerts.is_empty()) {
-                let mut robot = WebhookClient::new(key);
-                if let Some(base) = args.one("robot-url") {
-                    robot = robot.base_url(base);
-                }
-                let text: Vec<String> = alerts
-                    .iter()
-                    .map(wecom_sdk_bot::TriggerAlert::notice)
-                    .collect();
-                robot
-                    .send(&WebhookMessage::markdown(text.join("\n\n")))
-                    .await
-                    .map_err(|e| format!("group robot: {e}"))?;
-                println!("posted {} alerts to the group robot", alerts.len());
-            }
-        }
+        "report" => report(&archive, day, tz_name, &fallbacks).await?,
+        "alerts" => alerts(args, &archive, day, tz_name, &fallbacks).await?,
         other => {
             return Err(format!(
                 "unknown command {other:?} (export, report, alerts)"
@@ -187,4 +147,93 @@ async fn run(args: &Args) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Prints the rule report of `day` and the top unanswered questions since.
+async fn report(
+    archive: &Archive,
+    day: Date,
+    tz_name: &str,
+    fallbacks: &[&str],
+) -> Result<(), String> {
+    let report = archive
+        .rule_report(day, tz_name, fallbacks)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{day}: {} messages — keyword rules {:.1}%, fallback {:.1}%, unanswered {:.1}%",
+        report.messages,
+        report.keyword_share * 100.0,
+        report.fallback_share * 100.0,
+        report.unanswered_share * 100.0
+    );
+    for (rule, hits) in &report.by_rule {
+        println!("  {hits:>6}  {rule}");
+    }
+    let since = day.in_tz(tz_name).map_err(|e| e.to_string())?.timestamp();
+    let open = archive
+        .unanswered(since, fallbacks, 10)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("top unanswered questions since {day}:");
+    for q in open {
+        println!("  {:>6}  {}", q.count, q.text);
+    }
+    Ok(())
+}
+
+/// Prints the trigger-rate alerts of `day` and posts them to the group robot if asked.
+async fn alerts(
+    args: &Args,
+    archive: &Archive,
+    day: Date,
+    tz_name: &str,
+    fallbacks: &[&str],
+) -> Result<(), String> {
+    let alerts = archive
+        .trigger_alerts(
+            day,
+            tz_name,
+            args.number("share", 0.5)?,
+            args.number("min-hits", 5.0)?,
+            fallbacks,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if alerts.is_empty() {
+        println!("{day}: no keyword rule lost its customers");
+    }
+    for alert in &alerts {
+        println!("{day}: {}", alert.notice());
+    }
+    if let (Some(key), false) = (args.one("robot-key"), alerts.is_empty()) {
+        let mut robot = WebhookClient::new(key);
+        if let Some(base) = args.one("robot-url") {
+            robot = robot.base_url(base);
+        }
+        let text: Vec<String> = alerts
+            .iter()
+            .map(wecom_sdk_bot::TriggerRate::notice)
+            .collect();
+        robot
+            .send(&WebhookMessage::markdown(text.join("\n\n")))
+            .await
+            .map_err(|e| format!("group robot: {e}"))?;
+        println!("posted {} alerts to the group robot", alerts.len());
+    }
+    Ok(())
+}
+
+/// The rule set in `path` (TOML, or JSON by its extension).
+fn rule_set(path: &str) -> Result<RuleSet, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--rules {path}: {e}"))?;
+    let json = std::path::Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let parsed = if json {
+        RuleSet::from_json_str(&text)
+    } else {
+        RuleSet::from_toml_str(&text)
+    };
+    parsed.map_err(|e| format!("--rules {path}: {e}"))
 }
