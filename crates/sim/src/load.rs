@@ -55,6 +55,7 @@ pub struct LoadConfig {
     expect_reply: bool,
     timeout: Duration,
     progress: bool,
+    rate: Option<f64>,
 }
 
 impl LoadConfig {
@@ -80,6 +81,7 @@ impl LoadConfig {
             expect_reply: true,
             timeout: Duration::from_secs(5),
             progress: true,
+            rate: None,
         }
     }
 
@@ -118,6 +120,17 @@ impl LoadConfig {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Send at this many requests per second in all (open loop: request `k` is due at
+    /// `k / rate` seconds, whether or not earlier ones were answered) instead of as fast
+    /// as the bot answers. Latency is then counted from when a request was due, so a
+    /// bot that falls behind shows it (no coordinated omission). Rates that are not
+    /// finite or not positive are ignored.
+    #[must_use]
+    pub fn rate(mut self, per_second: f64) -> Self {
+        self.rate = (per_second.is_finite() && per_second > 0.0).then_some(per_second);
         self
     }
 
@@ -167,6 +180,8 @@ pub struct LoadReport {
     pub missing: u64,
     /// Concurrent customers.
     pub customers: usize,
+    /// The rate asked for (requests per second), if the run was paced.
+    pub target_rate: Option<f64>,
 }
 
 impl fmt::Display for LoadReport {
@@ -174,8 +189,14 @@ impl fmt::Display for LoadReport {
         let l = &self.latency_ms;
         writeln!(
             f,
-            "{} requests in {:.2} s from {} customers: {:.0} requests/s",
-            self.requests, self.seconds, self.customers, self.requests_per_second
+            "{} requests in {:.2} s from {} customers: {:.0} requests/s{}",
+            self.requests,
+            self.seconds,
+            self.customers,
+            self.requests_per_second,
+            self.target_rate
+                .map(|r| format!(" (paced at {r:.0}/s; latency from when each was due)"))
+                .unwrap_or_default()
         )?;
         writeln!(
             f,
@@ -267,6 +288,11 @@ pub async fn run(config: &LoadConfig, fake: Option<&FakeWeCom>) -> Result<LoadRe
         })
     });
     let mut tasks = tokio::task::JoinSet::new();
+    let pace = config.rate.map(|rate| Pace {
+        rate,
+        started: tokio::time::Instant::from_std(started),
+        tickets: Arc::new(AtomicU64::new(0)),
+    });
     for i in 0..config.customers {
         let job = Customer {
             user: customer_id(i),
@@ -278,6 +304,7 @@ pub async fn run(config: &LoadConfig, fake: Option<&FakeWeCom>) -> Result<LoadRe
             issued: Arc::clone(&issued),
             stopped: Arc::clone(&stopped),
             bar: bar.clone(),
+            pace: pace.clone(),
         };
         tasks.spawn(job.run(i));
     }
@@ -346,6 +373,7 @@ pub async fn run(config: &LoadConfig, fake: Option<&FakeWeCom>) -> Result<LoadRe
         duplicates,
         missing,
         customers: config.customers,
+        target_rate: config.rate,
     })
 }
 
@@ -370,6 +398,26 @@ fn progress_bar(config: &LoadConfig) -> ProgressBar {
     bar
 }
 
+/// The schedule of a paced run: request `k` (a ticket shared by every customer) is due
+/// at `started + k / rate`.
+#[derive(Debug, Clone)]
+struct Pace {
+    rate: f64,
+    started: tokio::time::Instant,
+    tickets: Arc<AtomicU64>,
+}
+
+impl Pace {
+    /// Waits for the next request's time; returns it.
+    async fn next(&self) -> Instant {
+        let k = self.tickets.fetch_add(1, Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss, reason = "a request count fits f64")]
+        let due = self.started + Duration::from_secs_f64(k as f64 / self.rate);
+        tokio::time::sleep_until(due).await;
+        due.into_std()
+    }
+}
+
 /// One simulated customer.
 struct Customer {
     user: String,
@@ -381,6 +429,7 @@ struct Customer {
     issued: Arc<AtomicU64>,
     stopped: Arc<AtomicBool>,
     bar: ProgressBar,
+    pace: Option<Pace>,
 }
 
 impl Customer {
@@ -397,6 +446,16 @@ impl Customer {
         let mut conn: Option<Conn> = None;
         let mut turn = index;
         while self.next() {
+            let due = match &self.pace {
+                Some(pace) => {
+                    let due = pace.next().await;
+                    if self.stopped.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    Some(due)
+                }
+                None => None,
+            };
             let text = &self.messages[turn % self.messages.len()];
             turn += 1;
             let inbound = Inbound::text(&self.user, text).stamped();
@@ -409,7 +468,7 @@ impl Customer {
                 }
             };
             let path = self.target.path_and_query(&query);
-            let started = Instant::now();
+            let started = due.unwrap_or_else(Instant::now);
             let result = tokio::time::timeout(self.timeout, async {
                 let c = match conn.take() {
                     Some(c) if c.is_open() => c,

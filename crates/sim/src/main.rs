@@ -3,7 +3,7 @@
 //! ```text
 //! wecom-sim serve  [--port P] [--corp-id ID] [--secret S]…          the fake WeCom API
 //! wecom-sim send   --url U --token T --aes-key K --receive-id R (--text T | --event E | --script F)
-//! wecom-sim load   --url U --token T --aes-key K --receive-id R [--customers 500] [--duration 10s | --count N] [--json]
+//! wecom-sim load   --url U --token T --aes-key K --receive-id R [--customers 500] [--duration 10s | --count N] [--rate N] [--json]
 //! wecom-sim chat   --url U --token T --aes-key K --receive-id R [--user U] [--api URL]
 //! wecom-sim crypto verify-url | decrypt | encrypt | sign …           debug signatures and encryption
 //! ```
@@ -142,6 +142,10 @@ struct LoadArgs {
     /// Send this many requests in all.
     #[arg(long)]
     count: Option<u64>,
+    /// Pace the run at this many requests per second in all (open loop; latency counted
+    /// from when each request was due). Default: as fast as the bot answers.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -389,6 +393,10 @@ async fn load(args: LoadArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .messages(args.message.clone())
         .expect_reply(!args.no_reply_expected)
         .progress(!args.json);
+    let config = match args.rate {
+        Some(rate) => config.rate(rate),
+        None => config,
+    };
     let report = wecom_sdk_sim::load::run(&config, None).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

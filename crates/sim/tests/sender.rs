@@ -423,6 +423,22 @@ async fn load_counts_requests_latency_and_missing_replies() {
     for p in ["p50", "p90", "p99", "max"] {
         assert!(json["latency_ms"][p].is_f64(), "{p}");
     }
+    assert_eq!(json["target_rate"], serde_json::Value::Null);
+
+    // Paced: 100 requests at 400/s are spread over a quarter of a second at least (the
+    // last is due at 99/400 s), every one answered.
+    let paced = LoadConfig::new(&url, TOKEN, KEY, CORP)
+        .customers(8)
+        .stop(Stop::Count(100))
+        .messages(vec!["你好".into()])
+        .rate(400.0)
+        .progress(false);
+    let report = load::run(&paced, None).await.unwrap();
+    assert_eq!((report.requests, report.errors), (100, 0), "{report}");
+    assert!(report.seconds >= 99.0 / 400.0, "{report}");
+    assert_eq!(report.target_rate, Some(400.0));
+    assert!(report.to_string().contains("paced at 400"), "{report}");
+
     let failing = LoadConfig::new("http://127.0.0.1:9/cb", TOKEN, KEY, CORP)
         .customers(2)
         .stop(Stop::Count(4))
