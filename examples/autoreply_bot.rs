@@ -461,7 +461,7 @@ async fn serve_real() -> Result<(), String> {
     let client = client.build().map_err(|e| format!("WECOM_API_BASE: {e}"))?;
     let builder = bot(&client, &rules)?.callback(token, aes_key, corp_id);
     let builder = shared_dedup(builder).await?;
-    let (builder, after_build) = archive(builder).await?;
+    let (builder, extras) = archive(builder).await?;
     let bot = builder.build().map_err(|e| match e {
         wecom_sdk::bot::BuildError::Callback(c) => {
             use wecom_sdk::crypto::CryptoError;
@@ -474,7 +474,7 @@ async fn serve_real() -> Result<(), String> {
         }
         other => other.to_string(),
     })?;
-    if let Some(start) = after_build {
+    if let Some(start) = extras.start {
         start(&bot);
     }
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -491,25 +491,37 @@ async fn serve_real() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("autoreply_bot: finishing in-flight work …");
     bot.shutdown().await;
+    if let Some(report) = extras.report {
+        println!("autoreply_bot: {}", report());
+    }
     Ok(())
 }
 
-/// What to start once the bot is built (the archive's trigger-rate watch).
-type AfterBuild = Option<Box<dyn FnOnce(&Bot)>>;
+/// What the archive adds: a task to start once the bot is built (the trigger-rate
+/// watch) and a line to print at the end (what the sink wrote).
+#[derive(Default)]
+struct Extras {
+    start: Option<Start>,
+    report: Option<Box<dyn Fn() -> String>>,
+}
+
+/// A task to start with the bot.
+type Start = Box<dyn FnOnce(&Bot)>;
 
 /// With `WECOM_ARCHIVE_URL` (and feature `postgres`): the conversation archive in
 /// PostgreSQL (schema `autoreply`, spill file in the temp directory), and the daily
 /// trigger-rate check on `/metrics` (`wecom_bot_trigger_rate_ratio`).
 #[cfg(feature = "postgres")]
-async fn archive(builder: BotBuilder) -> Result<(BotBuilder, AfterBuild), String> {
+async fn archive(builder: BotBuilder) -> Result<(BotBuilder, Extras), String> {
     let Ok(url) = std::env::var("WECOM_ARCHIVE_URL") else {
-        return Ok((builder, None));
+        return Ok((builder, Extras::default()));
     };
     let spill = std::env::temp_dir().join("autoreply-archive-spill.jsonl");
     let sink = wecom_sdk::bot::PostgresSink::connect(
         wecom_sdk::bot::PostgresConfig::new(&url)
             .schema("autoreply")
             .batch(5000)
+            .queue(50_000)
             .spill_to(spill),
     )
     .await
@@ -519,10 +531,21 @@ async fn archive(builder: BotBuilder) -> Result<(BotBuilder, AfterBuild), String
         wecom_sdk::bot::without_password(&url)
     );
     let archive = sink.archive().clone();
-    let watch: AfterBuild = Some(Box::new(move |bot: &Bot| {
-        bot.watch_trigger_rates(archive, wecom_sdk::bot::TriggerWatch::new());
-    }));
-    Ok((builder.event_sink(Arc::new(sink)), watch))
+    let sink = Arc::new(sink);
+    let stats = Arc::clone(&sink);
+    let extras = Extras {
+        start: Some(Box::new(move |bot: &Bot| {
+            bot.watch_trigger_rates(archive, wecom_sdk::bot::TriggerWatch::new());
+        })),
+        report: Some(Box::new(move || {
+            let s = stats.stats();
+            format!(
+                "archive sink: {} written, {} spilled, {} replayed, {} dropped",
+                s.written, s.spilled, s.replayed, s.dropped
+            )
+        })),
+    };
+    Ok((builder.event_sink(sink), extras))
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -530,14 +553,14 @@ async fn archive(builder: BotBuilder) -> Result<(BotBuilder, AfterBuild), String
     clippy::unused_async,
     reason = "the same call as with feature postgres"
 )]
-async fn archive(builder: BotBuilder) -> Result<(BotBuilder, AfterBuild), String> {
+async fn archive(builder: BotBuilder) -> Result<(BotBuilder, Extras), String> {
     if std::env::var_os("WECOM_ARCHIVE_URL").is_some() {
         return Err(
             "WECOM_ARCHIVE_URL is set but this build has no archive: run with --features postgres"
                 .to_owned(),
         );
     }
-    Ok((builder, None))
+    Ok((builder, Extras::default()))
 }
 
 #[cfg(feature = "redis")]

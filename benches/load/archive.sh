@@ -5,6 +5,11 @@
 # `autoreply`). Needs PostgreSQL and a release build with the archive:
 #   cargo build --release -p wecom-sdk --example autoreply_bot --features postgres -p wecom-sdk-sim --bin wecom-sim
 # Usage: benches/load/archive.sh [SECONDS] [CUSTOMERS]
+#   RATE=N  pace the load at N requests/s (open loop) instead of saturating the bot
+#   PIN=1   PostgreSQL on CPU 1, the bot and the load client on CPU 0 (the database as on
+#           a host of its own: it takes no CPU from the bot)
+# Besides the load report, each run prints the bot's CPU time per request (user+system,
+# from /proc) and, with the archive, what the sink wrote, spilled and dropped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_RUN=${1:-15}
@@ -14,6 +19,14 @@ R=target/release
 TOKEN=loadToken2025
 KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
 CORP=wwloadcorp000001
+RATE_ARG=${RATE:+--rate $RATE}
+ON0=""
+if [ "${PIN:-0}" = 1 ]; then
+  ON0="taskset -c 0"
+  # The postmaster and every backend (new ones inherit it from the postmaster).
+  for p in $(pgrep -f postgres); do taskset -a -p -c 1 "$p" >/dev/null; done
+fi
+TICKS=$(getconf CLK_TCK)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -23,17 +36,27 @@ pids+=($!)
 sleep 0.5
 run() { # label, extra env
   echo "== wecom-sim load → autoreply_bot $1 ($CUSTOMERS customers, ${SECONDS_RUN}s)"
-  env WECOM_CORP_ID=$CORP WECOM_SECRET=load-secret WECOM_AGENT_ID=1000002 WECOM_TOKEN=$TOKEN \
+  $ON0 env WECOM_CORP_ID=$CORP WECOM_SECRET=load-secret WECOM_AGENT_ID=1000002 WECOM_TOKEN=$TOKEN \
     WECOM_AES_KEY=$KEY WECOM_API_BASE=http://127.0.0.1:9901 WECOM_LISTEN=127.0.0.1:8080 $2 \
     "$R/examples/autoreply_bot" >/tmp/load-bot.log 2>&1 &
   local bot=$!
   sleep 1
-  "$R/wecom-sim" load --url http://127.0.0.1:8080/wecom/callback --token $TOKEN --aes-key $KEY \
-    --receive-id $CORP --customers "$CUSTOMERS" --duration "${SECONDS_RUN}s" --json
-  echo
+  local out
+  out=$($ON0 "$R/wecom-sim" load --url http://127.0.0.1:8080/wecom/callback --token $TOKEN --aes-key $KEY \
+    --receive-id $CORP --customers "$CUSTOMERS" --duration "${SECONDS_RUN}s" $RATE_ARG --json)
+  echo "$out"
+  # utime + stime of the bot (fields 14, 15 of /proc/PID/stat), per request answered.
+  local ticks requests
+  ticks=$(awk '{print $14 + $15}' "/proc/$bot/stat")
+  requests=$(echo "$out" | sed -E 's/.*"requests":([0-9]+).*/\1/')
+  echo "bot CPU: $(awk -v t="$ticks" -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.2f s, %.1f µs per request", t / hz, t / hz / n * 1e6 }')"
   kill -INT $bot; wait $bot || true
+  grep -E "archive|sink" /tmp/load-bot.log | tail -3 || true
 }
 run "without the archive" ""
 psql "$ARCHIVE" -qc "DROP SCHEMA IF EXISTS autoreply CASCADE" >/dev/null 2>&1 || true
 run "with the archive" "WECOM_ARCHIVE_URL=$ARCHIVE"
 echo "== rows archived: $(psql "$ARCHIVE" -tAc "SELECT count(*) FROM autoreply.messages")"
+if [ "${PIN:-0}" = 1 ]; then
+  for p in $(pgrep -f postgres); do taskset -a -p -c 0,1 "$p" >/dev/null; done
+fi

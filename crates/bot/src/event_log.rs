@@ -71,6 +71,13 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
     /// Takes one record (queue it; never wait on I/O here).
     fn record(&self, record: &EventRecord);
 
+    /// Takes one record by value: what the bot calls. A sink that keeps records (a
+    /// queue) overrides it to spare a copy of every record; by default it is
+    /// [`record`](Self::record).
+    fn record_owned(&self, record: EventRecord) {
+        self.record(&record);
+    }
+
     /// Writes out everything queued (graceful shutdown).
     async fn flush(&self);
 }
@@ -181,9 +188,13 @@ async fn write_loop(dir: PathBuf, tz: TimeZone, mut rx: mpsc::Receiver<Command>)
 #[async_trait]
 impl EventSink for JsonLinesSink {
     fn record(&self, record: &EventRecord) {
+        self.record_owned(record.clone());
+    }
+
+    fn record_owned(&self, record: EventRecord) {
         if self
             .queue
-            .try_send(Command::Record(Box::new(record.clone())))
+            .try_send(Command::Record(Box::new(record)))
             .is_err()
         {
             self.dropped.fetch_add(1, Ordering::Relaxed);

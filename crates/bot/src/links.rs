@@ -262,7 +262,7 @@ impl Bot {
             errors: Vec::new(),
             key: format!("click:{code}"),
         };
-        sink.record(&record);
+        sink.record_owned(record);
     }
 }
 

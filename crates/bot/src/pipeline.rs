@@ -474,7 +474,7 @@ pub(crate) fn record(
     let inner = &bot.inner;
     let Some(sink) = &inner.sink else { return };
     let at_ms = bot.now_ms();
-    sink.record(&EventRecord {
+    sink.record_owned(EventRecord {
         at_ms,
         app: inner.app.clone(),
         channel: d.routed.channel,

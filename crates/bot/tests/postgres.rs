@@ -212,6 +212,29 @@ async fn messages_and_answers_become_rows_a_trace_reads_in_order() {
 }
 
 #[tokio::test]
+async fn a_large_batch_goes_over_in_several_chunks_and_arrives_whole() {
+    let Some(schema) = schema("chunks").await else {
+        return;
+    };
+    let sink = PostgresSink::connect(config(&schema, &database_url()).batch(3000))
+        .await
+        .unwrap();
+    // 3 000 records of two rows each, about 2 MB of COPY data: eight chunks or so.
+    let long = "请问这个商品什么时候发货，我已经等了好几天了。".repeat(8);
+    for n in 0..3000 {
+        sink.record(&record(n, "wmBig", &long, Some("shipping"), Some(&long)));
+    }
+    sink.flush().await;
+    assert_eq!(sink.stats().written, 3000, "{:?}", sink.stats());
+    assert_eq!(count(&schema, "true").await, 6000);
+    assert_eq!(
+        count(&schema, &format!("text = '{long}' AND msgid = 'msg-2999'")).await,
+        2
+    );
+    drop_schema(&schema).await;
+}
+
+#[tokio::test]
 async fn texts_are_stored_as_the_redaction_policy_says() {
     let Some(schema) = schema("redact").await else {
         return;
@@ -580,26 +603,27 @@ async fn a_writer_behind_spills_instead_of_dropping_and_catches_up() {
     let _ = std::fs::remove_file(&spill);
     let sink = PostgresSink::connect(
         config(&schema, &database_url())
-            .queue(8)
+            .queue(16)
             .batch(1)
             .spill_to(&spill),
     )
     .await
     .unwrap();
-    // Eight records before the writer runs: the queue is full, the writer behind.
-    for n in 0..8 {
+    // Sixteen records before the writer runs: the queue is full, the writer behind
+    // until no more than three quarters of it wait (15, 14, 13 waiting: 3 spilled).
+    for n in 0..16 {
         sink.record(&record(n, "wmA", "营业时间？", Some("hours"), None));
     }
-    let stats = settle(&sink, |s| s.written == 8).await;
+    let stats = settle(&sink, |s| s.written == 16).await;
     assert_eq!(stats.dropped, 0, "{stats:?}");
     assert!(
         stats.spilled >= 3,
-        "spilled while more than half the queue waited: {stats:?}"
+        "spilled while more than three quarters of the queue waited: {stats:?}"
     );
-    assert_eq!(stats.written, 8, "{stats:?}");
+    assert_eq!(stats.written, 16, "{stats:?}");
     assert_eq!(stats.replayed, stats.spilled, "{stats:?}");
     assert_eq!(stats.failed_batches, 0);
-    assert_eq!(count(&schema, "true").await, 8);
+    assert_eq!(count(&schema, "true").await, 16);
     let _ = std::fs::remove_dir_all(&dir);
     drop_schema(&schema).await;
 }

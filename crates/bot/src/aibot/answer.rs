@@ -432,7 +432,7 @@ impl Bot {
             AiBotBody::Event(AiBotEvent::Feedback(raw)) => Some(raw.to_string()),
             _ => text,
         };
-        sink.record(&EventRecord {
+        sink.record_owned(EventRecord {
             at_ms: self.now_ms(),
             app: inner.app.clone(),
             channel: Channel::AiBot,

@@ -147,7 +147,7 @@ impl PostgresConfig {
     }
 
     /// Where records go while the database is unreachable — or too slow: while the queue
-    /// is more than half full (JSON lines, the event log's format); they are written to
+    /// is more than three quarters full (JSON lines, the event log's format); they are written to
     /// the database when it is back and keeping up, and the file emptied. Without one
     /// they are dropped and counted.
     pub fn spill_to(mut self, path: impl Into<PathBuf>) -> Self {
@@ -238,9 +238,13 @@ impl PostgresSink {
 #[async_trait]
 impl EventSink for PostgresSink {
     fn record(&self, record: &EventRecord) {
+        self.record_owned(record.clone());
+    }
+
+    fn record_owned(&self, record: EventRecord) {
         if self
             .queue
-            .try_send(Command::Record(Box::new(record.clone())))
+            .try_send(Command::Record(Box::new(record)))
             .is_err()
         {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);

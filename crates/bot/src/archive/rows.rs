@@ -2,7 +2,10 @@
 //! answer, the texts redacted by policy, as the column arrays one `INSERT … unnest`
 //! takes.
 
+use std::borrow::Cow;
 use std::sync::Arc;
+
+use wecom_sdk_matcher::Channel;
 
 use crate::event_log::EventRecord;
 
@@ -40,65 +43,74 @@ impl Redaction {
 
     /// `text` as stored.
     pub fn apply(&self, text: &str) -> Option<String> {
+        self.apply_borrowed(text).map(Cow::into_owned)
+    }
+
+    /// `text` as stored, borrowed where the policy keeps it.
+    fn apply_borrowed<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
         match self {
-            Self::Keep => Some(text.to_owned()),
+            Self::Keep => Some(Cow::Borrowed(text)),
             Self::Omit => None,
-            Self::Custom(f) => Some(f(text)),
-            Self::MaskDigits => {
-                let mut out = String::with_capacity(text.len());
-                let mut run = String::new();
-                let flush = |run: &mut String, out: &mut String| {
-                    if run.chars().count() >= 5 {
-                        out.extend(run.chars().map(|_| '*'));
-                    } else {
-                        out.push_str(run);
-                    }
-                    run.clear();
-                };
-                for c in text.chars() {
-                    if c.is_ascii_digit() {
-                        run.push(c);
-                    } else {
-                        flush(&mut run, &mut out);
-                        out.push(c);
-                    }
-                }
-                flush(&mut run, &mut out);
-                Some(out)
-            }
+            Self::Custom(f) => Some(Cow::Owned(f(text))),
+            Self::MaskDigits => Some(Cow::Owned(mask_digits(text))),
         }
     }
 }
 
-/// Rows as column arrays.
+/// `text` with runs of 5 or more digits as `*`s.
+fn mask_digits(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 5 {
+            out.extend(run.chars().map(|_| '*'));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Rows as column arrays, borrowed from the batch's records (only redacted texts and
+/// unlisted channel names are allocated).
 #[derive(Debug, Default)]
-pub(crate) struct Columns {
+pub(crate) struct Columns<'a> {
     pub(crate) at_ms: Vec<i64>,
-    pub(crate) app: Vec<String>,
-    pub(crate) direction: Vec<String>,
-    pub(crate) channel: Vec<String>,
-    pub(crate) chat: Vec<Option<String>>,
-    pub(crate) customer: Vec<String>,
-    pub(crate) msg_type: Vec<String>,
-    pub(crate) event: Vec<Option<String>>,
-    pub(crate) text: Vec<Option<String>>,
-    pub(crate) rule: Vec<Option<String>>,
-    pub(crate) variant: Vec<Option<String>>,
-    pub(crate) responder: Vec<Option<String>>,
+    pub(crate) app: Vec<&'a str>,
+    pub(crate) direction: Vec<&'static str>,
+    pub(crate) channel: Vec<Cow<'static, str>>,
+    pub(crate) chat: Vec<Option<&'a str>>,
+    pub(crate) customer: Vec<&'a str>,
+    pub(crate) msg_type: Vec<&'a str>,
+    pub(crate) event: Vec<Option<&'a str>>,
+    pub(crate) text: Vec<Option<Cow<'a, str>>>,
+    pub(crate) rule: Vec<Option<&'a str>>,
+    pub(crate) variant: Vec<Option<&'a str>>,
+    pub(crate) responder: Vec<Option<&'static str>>,
     pub(crate) latency_ms: Vec<Option<i64>>,
-    pub(crate) delivery: Vec<String>,
-    pub(crate) outcome: Vec<String>,
-    pub(crate) msgid: Vec<String>,
-    pub(crate) actions: Vec<Vec<String>>,
-    pub(crate) errors: Vec<Vec<String>>,
+    pub(crate) delivery: Vec<&'a str>,
+    pub(crate) outcome: Vec<&'a str>,
+    pub(crate) msgid: Vec<&'a str>,
+    pub(crate) actions: Vec<&'a [String]>,
+    pub(crate) errors: Vec<&'a [String]>,
 }
 
 /// The outcome of a 微信客服 servicer's message (an answer by a human).
 const HUMAN_REPLY: &str = "human_reply";
 
-impl Columns {
+impl<'a> Columns<'a> {
     /// Rows of `records`.
-    pub(crate) fn of(records: &[EventRecord], redaction: &Redaction) -> Self {
+    pub(crate) fn of(records: &'a [EventRecord], redaction: &Redaction) -> Self {
         let mut c = Self::default();
         for r in records {
             let human = r.outcome == HUMAN_REPLY;
@@ -106,13 +118,13 @@ impl Columns {
                 c.push(
                     r,
                     "in",
-                    r.text.as_deref().and_then(|t| redaction.apply(t)),
+                    r.text.as_deref().and_then(|t| redaction.apply_borrowed(t)),
                     None,
                 );
             }
             if let Some(reply) = &r.reply {
                 let who = if human { "human" } else { "bot" };
-                c.push(r, "out", redaction.apply(reply), Some(who));
+                c.push(r, "out", redaction.apply_borrowed(reply), Some(who));
             }
         }
         c
@@ -120,30 +132,30 @@ impl Columns {
 
     fn push(
         &mut self,
-        r: &EventRecord,
-        direction: &str,
-        text: Option<String>,
-        responder: Option<&str>,
+        r: &'a EventRecord,
+        direction: &'static str,
+        text: Option<Cow<'a, str>>,
+        responder: Option<&'static str>,
     ) {
         self.at_ms.push(r.at_ms);
-        self.app.push(r.app.clone());
-        self.direction.push(direction.to_owned());
-        self.channel.push(channel_name(r));
-        self.chat.push(r.chat.clone());
-        self.customer.push(r.user.clone());
-        self.msg_type.push(r.msg_type.clone());
-        self.event.push(r.event.clone());
+        self.app.push(&r.app);
+        self.direction.push(direction);
+        self.channel.push(channel_name(r.channel));
+        self.chat.push(r.chat.as_deref());
+        self.customer.push(&r.user);
+        self.msg_type.push(&r.msg_type);
+        self.event.push(r.event.as_deref());
         self.text.push(text);
-        self.rule.push(r.rule.clone());
-        self.variant.push(r.variant.clone());
-        self.responder.push(responder.map(str::to_owned));
+        self.rule.push(r.rule.as_deref());
+        self.variant.push(r.variant.as_deref());
+        self.responder.push(responder);
         self.latency_ms
             .push(Some(i64::try_from(r.latency_ms).unwrap_or(i64::MAX)));
-        self.delivery.push(r.delivery.clone());
-        self.outcome.push(r.outcome.clone());
-        self.msgid.push(r.key.clone());
-        self.actions.push(r.actions.clone());
-        self.errors.push(r.errors.clone());
+        self.delivery.push(&r.delivery);
+        self.outcome.push(&r.outcome);
+        self.msgid.push(&r.key);
+        self.actions.push(&r.actions);
+        self.errors.push(&r.errors);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -152,11 +164,21 @@ impl Columns {
 }
 
 /// The channel as the event log names it (`app`, `kf`, `ai_bot`, …).
-fn channel_name(r: &EventRecord) -> String {
-    serde_json::to_value(r.channel)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "other".to_owned())
+fn channel_name(channel: Channel) -> Cow<'static, str> {
+    Cow::Borrowed(match channel {
+        Channel::App => "app",
+        Channel::AppChat => "app_chat",
+        Channel::CustomerGroup => "customer_group",
+        Channel::Kf => "kf",
+        Channel::AiBot => "ai_bot",
+        // A channel added later: as serde names it.
+        other => {
+            return serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .map_or(Cow::Borrowed("other"), Cow::Owned);
+        }
+    })
 }
 
 #[cfg(test)]

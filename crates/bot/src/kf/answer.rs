@@ -209,7 +209,7 @@ impl Bot {
             Handled::Welcomed => "kf_welcome",
             _ => "none",
         };
-        sink.record(&EventRecord {
+        sink.record_owned(EventRecord {
             at_ms: self.now_ms(),
             app: inner.app.clone(),
             channel: Channel::Kf,
