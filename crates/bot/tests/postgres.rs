@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use wecom_sdk_bot::{
     Archive, EventRecord, EventSink, PostgresConfig, PostgresSink, Redaction, SinkStats,
-    TriggerWatch,
+    TriggerRate, TriggerWatch,
 };
 use wecom_sdk_client::WebhookClient;
 use wecom_sdk_sim::Inbound;
@@ -421,9 +421,12 @@ fn on_day(day: u32, n: u32, rule: Option<&str>) -> EventRecord {
     r
 }
 
-/// Seven days of 10 messages: "hours" 5, "invoice" 5; the eighth (2025-12-01),
-/// "invoice" only 1.
-async fn seed_week(sink: &PostgresSink) {
+/// A sink on `schema` holding seven days of 10 messages — "hours" 5, "invoice" 5 — and
+/// an eighth (2025-12-01) with "invoice" only once; that day and its trigger alerts.
+async fn seeded_week(schema: &str) -> (PostgresSink, jiff::civil::Date, Vec<TriggerRate>) {
+    let sink = PostgresSink::connect(config(schema, &database_url()))
+        .await
+        .unwrap();
     for day in 0..8 {
         for n in 0..10 {
             let rule = match n {
@@ -437,6 +440,13 @@ async fn seed_week(sink: &PostgresSink) {
     }
     sink.flush().await;
     assert_eq!(sink.stats().written, 80);
+    let day = jiff::civil::date(2025, 12, 1);
+    let alerts = sink
+        .archive()
+        .trigger_alerts(day, "Asia/Shanghai", 0.5, 3.0, &["fallback"])
+        .await
+        .unwrap();
+    (sink, day, alerts)
 }
 
 // The job runs as a child process while the simulator serves on this runtime.
@@ -445,16 +455,7 @@ async fn the_nightly_job_exports_once_and_flags_a_rule_customers_stopped_using()
     let Some(schema) = schema("nightly").await else {
         return;
     };
-    let sink = PostgresSink::connect(config(&schema, &database_url()))
-        .await
-        .unwrap();
-    seed_week(&sink).await;
-    let day = jiff::civil::date(2025, 12, 1);
-    let alerts = sink
-        .archive()
-        .trigger_alerts(day, "Asia/Shanghai", 0.5, 3.0, &["fallback"])
-        .await
-        .unwrap();
+    let (_sink, _day, alerts) = seeded_week(&schema).await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].rule, "invoice");
     assert_eq!(alerts[0].hits, 1);
@@ -544,16 +545,7 @@ async fn a_running_bot_shows_the_trigger_rates_on_its_metrics_and_posts_the_aler
     let Some(schema) = schema("watch").await else {
         return;
     };
-    let sink = PostgresSink::connect(config(&schema, &database_url()))
-        .await
-        .unwrap();
-    seed_week(&sink).await;
-    let day = jiff::civil::date(2025, 12, 1);
-    let alerts = sink
-        .archive()
-        .trigger_alerts(day, "Asia/Shanghai", 0.5, 3.0, &["fallback"])
-        .await
-        .unwrap();
+    let (sink, day, alerts) = seeded_week(&schema).await;
     // A running bot checks the same day: the gauges on its /metrics, one robot post.
     let fake = support::fake().await;
     let bot = support::builder(&fake)

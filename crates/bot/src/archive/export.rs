@@ -55,6 +55,12 @@ impl TriggerRate {
         self.rate < share * self.mean_rate
     }
 
+    /// One group-robot message (markdown) of `alerts`' notices.
+    pub fn message(alerts: &[TriggerRate]) -> wecom_sdk_message::send::WebhookMessage {
+        let text: Vec<String> = alerts.iter().map(Self::notice).collect();
+        wecom_sdk_message::send::WebhookMessage::markdown(text.join("\n\n"))
+    }
+
     /// The notice for a staff group: the "customers renamed the product" signal.
     pub fn notice(&self) -> String {
         format!(

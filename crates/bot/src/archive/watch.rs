@@ -8,7 +8,6 @@ use std::time::Duration;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use wecom_sdk_client::WebhookClient;
-use wecom_sdk_message::send::WebhookMessage;
 
 use super::{Archive, TriggerRate};
 use crate::Bot;
@@ -121,14 +120,10 @@ impl Bot {
         for alert in &rates {
             tracing::warn!(rule = %alert.rule, %day, rate = alert.rate, mean_rate = alert.mean_rate, "trigger rate dropped: {}", alert.notice());
         }
-        if let (Some(robot), false) = (&watch.robot, rates.is_empty()) {
-            let text: Vec<String> = rates.iter().map(TriggerRate::notice).collect();
-            if let Err(e) = robot
-                .send(&WebhookMessage::markdown(text.join("\n\n")))
-                .await
-            {
-                tracing::warn!(error = %e, "the trigger-rate alerts were not posted to the group robot");
-            }
+        if let (Some(robot), false) = (&watch.robot, rates.is_empty())
+            && let Err(e) = robot.send(&TriggerRate::message(&rates)).await
+        {
+            tracing::warn!(error = %e, "the trigger-rate alerts were not posted to the group robot");
         }
         Ok(rates)
     }

@@ -26,7 +26,6 @@ use jiff::tz::TimeZone;
 use wecom_sdk_bot::Archive;
 use wecom_sdk_client::WebhookClient;
 use wecom_sdk_matcher::RuleSet;
-use wecom_sdk_message::send::WebhookMessage;
 
 /// Flags given: each name with its values in order.
 struct Args {
@@ -211,12 +210,8 @@ async fn alerts(
         if let Some(base) = args.one("robot-url") {
             robot = robot.base_url(base);
         }
-        let text: Vec<String> = alerts
-            .iter()
-            .map(wecom_sdk_bot::TriggerRate::notice)
-            .collect();
         robot
-            .send(&WebhookMessage::markdown(text.join("\n\n")))
+            .send(&wecom_sdk_bot::TriggerRate::message(&alerts))
             .await
             .map_err(|e| format!("group robot: {e}"))?;
         println!("posted {} alerts to the group robot", alerts.len());
