@@ -8,6 +8,7 @@
 #   RATE=N  pace the load at N requests/s (open loop) instead of saturating the bot
 #   PIN=1   PostgreSQL on CPU 1, the bot and the load client on CPU 0 (the database as on
 #           a host of its own: it takes no CPU from the bot)
+#   PRELOAD=/path/lib.so  the bot with another allocator (LD_PRELOAD), e.g. jemalloc
 # Besides the load report, each run prints the bot's CPU time per request (user+system,
 # from /proc) and, with the archive, what the sink wrote, spilled and dropped.
 set -euo pipefail
@@ -37,7 +38,7 @@ sleep 0.5
 run() { # label, extra env
   echo "== wecom-sim load → autoreply_bot $1 ($CUSTOMERS customers, ${SECONDS_RUN}s)"
   $ON0 env WECOM_CORP_ID=$CORP WECOM_SECRET=load-secret WECOM_AGENT_ID=1000002 WECOM_TOKEN=$TOKEN \
-    WECOM_AES_KEY=$KEY WECOM_API_BASE=http://127.0.0.1:9901 WECOM_LISTEN=127.0.0.1:8080 $2 \
+    WECOM_AES_KEY=$KEY WECOM_API_BASE=http://127.0.0.1:9901 WECOM_LISTEN=127.0.0.1:8080 $2 ${PRELOAD:+LD_PRELOAD=$PRELOAD} \
     "$R/examples/autoreply_bot" >/tmp/load-bot.log 2>&1 &
   local bot=$!
   sleep 1
@@ -48,6 +49,7 @@ run() { # label, extra env
   # utime + stime of the bot (fields 14, 15 of /proc/PID/stat), per request answered.
   local ticks requests
   ticks=$(awk '{print $14 + $15}' "/proc/$bot/stat")
+  echo "bot utime/stime ticks: $(awk '{print $14 " " $15}' "/proc/$bot/stat")" >&2
   requests=$(echo "$out" | sed -E 's/.*"requests":([0-9]+).*/\1/')
   echo "bot CPU: $(awk -v t="$ticks" -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.2f s, %.1f µs per request", t / hz, t / hz / n * 1e6 }')"
   kill -INT $bot; wait $bot || true
