@@ -133,15 +133,15 @@ pub(crate) async fn run(
     }
 }
 
-/// Moves `commands` into the batch's records and the flushes waiting for it.
+/// Moves `commands` into the batch's records (JSON lines) and the flushes waiting for it.
 fn sort(
     commands: &mut Vec<Command>,
-    batch: &mut Vec<EventRecord>,
+    batch: &mut Vec<Vec<u8>>,
     flushes: &mut Vec<oneshot::Sender<()>>,
 ) {
     for command in commands.drain(..) {
         match command {
-            Command::Record(r) => batch.push(*r),
+            Command::Record(line) => batch.push(line),
             Command::Flush(tx) => flushes.push(tx),
         }
     }
@@ -149,7 +149,7 @@ fn sort(
 
 impl Writer {
     /// Writes `batch` (after the spilled records, if the database is back), or spills it.
-    async fn write(&mut self, batch: Vec<EventRecord>) {
+    async fn write(&mut self, batch: Vec<Vec<u8>>) {
         if self.client().await.is_some() {
             self.replay().await;
         }
@@ -158,7 +158,12 @@ impl Writer {
         }
         let written = match self.db.as_ref() {
             Some(db) => {
-                let rows = Columns::of(&batch, &self.config.redaction);
+                // Records made on this thread are freed on it.
+                let records: Vec<EventRecord> = batch
+                    .iter()
+                    .filter_map(|line| serde_json::from_slice(line).ok())
+                    .collect();
+                let rows = Columns::of(&records, &self.config.redaction);
                 copy(db, &self.copy, &self.insert, &rows).await
             }
             None => Err(StoreError::new("postgres: unreachable")),
@@ -207,7 +212,7 @@ impl Writer {
 
     /// Appends `batch` to the spill file (or drops it, counted, without one); `failed`:
     /// the database refused it (counted as a failed batch).
-    async fn spill(&self, batch: &[EventRecord], failed: bool) {
+    async fn spill(&self, batch: &[Vec<u8>], failed: bool) {
         if failed {
             self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
@@ -216,12 +221,10 @@ impl Writer {
             self.counters.dropped.fetch_add(n, Ordering::Relaxed);
             return;
         };
-        let mut lines = Vec::new();
-        for r in batch {
-            if let Ok(mut line) = serde_json::to_vec(r) {
-                line.push(b'\n');
-                lines.extend_from_slice(&line);
-            }
+        let mut lines = Vec::with_capacity(batch.iter().map(|l| l.len() + 1).sum());
+        for line in batch {
+            lines.extend_from_slice(line);
+            lines.push(b'\n');
         }
         let appended = async {
             let mut f = tokio::fs::OpenOptions::new()
