@@ -162,12 +162,10 @@ impl PostgresConfig {
     }
 }
 
-/// What the sink's queue carries. A record crosses as its JSON line (the spill file's
-/// format): one allocation per record, where the record's own dozen strings, freed on
-/// the writer's thread, made glibc's allocator take cross-thread locks for every one —
-/// that cost the bot more CPU than writing the rows.
+/// What the sink's queue carries: records encoded where they were made
+/// ([`rows::Queued`]), and flushes.
 pub(crate) enum Command {
-    Record(Vec<u8>),
+    Record(Box<rows::Queued>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -197,6 +195,7 @@ pub struct PostgresSink {
     queue: mpsc::Sender<Command>,
     counters: Arc<Counters>,
     archive: Archive,
+    redaction: Redaction,
 }
 
 impl PostgresSink {
@@ -212,11 +211,13 @@ impl PostgresSink {
         let (queue, rx) = mpsc::channel(config.queue);
         let counters = Arc::new(Counters::default());
         let archive = Archive::new(Arc::new(client), &config.schema);
+        let redaction = config.redaction.clone();
         tokio::spawn(writer::run(config, rx, Arc::clone(&counters)));
         Ok(Self {
             queue,
             counters,
             archive,
+            redaction,
         })
     }
 
@@ -242,8 +243,8 @@ impl PostgresSink {
 #[async_trait]
 impl EventSink for PostgresSink {
     fn record(&self, record: &EventRecord) {
-        let queued = serde_json::to_vec(record)
-            .is_ok_and(|line| self.queue.try_send(Command::Record(line)).is_ok());
+        let queued = rows::Queued::of(record, &self.redaction)
+            .is_some_and(|q| self.queue.try_send(Command::Record(Box::new(q))).is_ok());
         if !queued {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -1,10 +1,11 @@
 //! From event records to archive rows: one `in` row per message, one `out` row per
-//! answer, the texts redacted by policy, as the column arrays one `INSERT … unnest`
-//! takes.
+//! answer, the texts redacted by policy, encoded in PostgreSQL's binary COPY format on
+//! the thread that made the record.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use bytes::BufMut;
 use wecom_sdk_matcher::Channel;
 
 use crate::event_log::EventRecord;
@@ -81,86 +82,133 @@ fn mask_digits(text: &str) -> String {
     out
 }
 
-/// Rows as column arrays, borrowed from the batch's records (only redacted texts and
-/// unlisted channel names are allocated).
-#[derive(Debug, Default)]
-pub(crate) struct Columns<'a> {
-    pub(crate) at_ms: Vec<i64>,
-    pub(crate) app: Vec<&'a str>,
-    pub(crate) direction: Vec<&'static str>,
-    pub(crate) channel: Vec<Cow<'static, str>>,
-    pub(crate) chat: Vec<Option<&'a str>>,
-    pub(crate) customer: Vec<&'a str>,
-    pub(crate) msg_type: Vec<&'a str>,
-    pub(crate) event: Vec<Option<&'a str>>,
-    pub(crate) text: Vec<Option<Cow<'a, str>>>,
-    pub(crate) rule: Vec<Option<&'a str>>,
-    pub(crate) variant: Vec<Option<&'a str>>,
-    pub(crate) responder: Vec<Option<&'static str>>,
-    pub(crate) latency_ms: Vec<Option<i64>>,
-    pub(crate) delivery: Vec<&'a str>,
-    pub(crate) outcome: Vec<&'a str>,
-    pub(crate) msgid: Vec<&'a str>,
-    pub(crate) actions: Vec<&'a [String]>,
-    pub(crate) errors: Vec<&'a [String]>,
+/// A record on its way to the writer: its rows in the binary COPY format, then its JSON
+/// line (the spill file's format), in one allocation. Encoded where the record is made:
+/// a record's dozen strings freed on the writer's thread made glibc's allocator take
+/// cross-thread locks for every one, which cost the bot more than the encoding.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    bytes: Vec<u8>,
+    json_at: usize,
+}
+
+impl Queued {
+    /// `record` as rows and as JSON (`None`: it cannot be encoded — a field over 2 GB).
+    pub(crate) fn of(record: &EventRecord, redaction: &Redaction) -> Option<Self> {
+        let mut bytes = Vec::with_capacity(1024);
+        encode(record, redaction, &mut bytes)?;
+        let json_at = bytes.len();
+        serde_json::to_writer(&mut bytes, record).ok()?;
+        Some(Self { bytes, json_at })
+    }
+
+    /// The record's rows (binary COPY tuples).
+    pub(crate) fn rows(&self) -> &[u8] {
+        &self.bytes[..self.json_at]
+    }
+
+    /// The record as one JSON line (without the newline).
+    pub(crate) fn json(&self) -> &[u8] {
+        &self.bytes[self.json_at..]
+    }
 }
 
 /// The outcome of a 微信客服 servicer's message (an answer by a human).
 const HUMAN_REPLY: &str = "human_reply";
 
-impl<'a> Columns<'a> {
-    /// Rows of `records`.
-    pub(crate) fn of(records: &'a [EventRecord], redaction: &Redaction) -> Self {
-        let mut c = Self::default();
-        for r in records {
-            let human = r.outcome == HUMAN_REPLY;
-            if !human {
-                c.push(
-                    r,
-                    "in",
-                    r.text.as_deref().and_then(|t| redaction.apply_borrowed(t)),
-                    None,
-                );
-            }
-            if let Some(reply) = &r.reply {
-                let who = if human { "human" } else { "bot" };
-                c.push(r, "out", redaction.apply_borrowed(reply), Some(who));
-            }
-        }
-        c
+/// Appends `r`'s rows — the customer's message (`in`, unless a servicer wrote it) and
+/// the answer (`out`, when there is one) — as binary COPY tuples.
+fn encode(r: &EventRecord, redaction: &Redaction, buf: &mut Vec<u8>) -> Option<()> {
+    let human = r.outcome == HUMAN_REPLY;
+    if !human {
+        let text = r.text.as_deref().and_then(|t| redaction.apply_borrowed(t));
+        row(buf, r, "in", text.as_deref(), None)?;
     }
+    if let Some(reply) = &r.reply {
+        let who = if human { "human" } else { "bot" };
+        let text = redaction.apply_borrowed(reply);
+        row(buf, r, "out", text.as_deref(), Some(who))?;
+    }
+    Some(())
+}
 
-    fn push(
-        &mut self,
-        r: &'a EventRecord,
-        direction: &'static str,
-        text: Option<Cow<'a, str>>,
-        responder: Option<&'static str>,
-    ) {
-        self.at_ms.push(r.at_ms);
-        self.app.push(&r.app);
-        self.direction.push(direction);
-        self.channel.push(channel_name(r.channel));
-        self.chat.push(r.chat.as_deref());
-        self.customer.push(&r.user);
-        self.msg_type.push(&r.msg_type);
-        self.event.push(r.event.as_deref());
-        self.text.push(text);
-        self.rule.push(r.rule.as_deref());
-        self.variant.push(r.variant.as_deref());
-        self.responder.push(responder);
-        self.latency_ms
-            .push(Some(i64::try_from(r.latency_ms).unwrap_or(i64::MAX)));
-        self.delivery.push(&r.delivery);
-        self.outcome.push(&r.outcome);
-        self.msgid.push(&r.key);
-        self.actions.push(&r.actions);
-        self.errors.push(&r.errors);
-    }
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// The type oid of `text`, the element of the `text[]` columns.
+const TEXT_OID: u32 = 25;
 
-    pub(crate) fn len(&self) -> usize {
-        self.at_ms.len()
+/// One tuple: the field count, then each field's length (-1: NULL) and bytes in
+/// PostgreSQL's binary form — text as UTF-8, `bigint` and `timestamptz` as big-endian
+/// 8 bytes, `text[]` as `array_send` writes it — for the columns of the writer's COPY,
+/// in order. Written directly rather than through `dyn ToSql`, which took five times the
+/// instructions (`benches/load/archive_instructions.sh`).
+fn row(
+    buf: &mut Vec<u8>,
+    r: &EventRecord,
+    direction: &str,
+    text: Option<&str>,
+    responder: Option<&str>,
+) -> Option<()> {
+    buf.put_i16(18);
+    // Before 1970 is stored as 1970, as `SystemTime` would have it.
+    int8(buf, r.at_ms.max(0).saturating_mul(1000) - PG_EPOCH_MICROS);
+    put_text(buf, &r.app)?;
+    put_text(buf, direction)?;
+    put_text(buf, &channel_name(r.channel))?;
+    opt_text(buf, r.chat.as_deref())?;
+    put_text(buf, &r.user)?;
+    put_text(buf, &r.msg_type)?;
+    opt_text(buf, r.event.as_deref())?;
+    opt_text(buf, text)?;
+    opt_text(buf, r.rule.as_deref())?;
+    opt_text(buf, r.variant.as_deref())?;
+    opt_text(buf, responder)?;
+    int8(buf, i64::try_from(r.latency_ms).unwrap_or(i64::MAX));
+    put_text(buf, &r.delivery)?;
+    put_text(buf, &r.outcome)?;
+    put_text(buf, &r.key)?;
+    text_array(buf, &r.actions)?;
+    text_array(buf, &r.errors)
+}
+
+/// The length prefix of a field of `len` bytes (`None` past 2 GB).
+fn field_len(len: usize) -> Option<i32> {
+    i32::try_from(len).ok()
+}
+
+fn put_text(buf: &mut Vec<u8>, s: &str) -> Option<()> {
+    buf.put_i32(field_len(s.len())?);
+    buf.put_slice(s.as_bytes());
+    Some(())
+}
+
+fn opt_text(buf: &mut Vec<u8>, s: Option<&str>) -> Option<()> {
+    if let Some(s) = s {
+        return put_text(buf, s);
     }
+    buf.put_i32(-1);
+    Some(())
+}
+
+fn int8(buf: &mut Vec<u8>, v: i64) {
+    buf.put_i32(8);
+    buf.put_i64(v);
+}
+
+/// A `text[]` of one dimension (an empty one is a dimension of length 0, as
+/// `tokio-postgres` sends it).
+fn text_array(buf: &mut Vec<u8>, items: &[String]) -> Option<()> {
+    let body = 20 + items.iter().map(|s| 4 + s.len()).sum::<usize>();
+    buf.put_i32(field_len(body)?);
+    buf.put_i32(1);
+    buf.put_i32(0);
+    buf.put_u32(TEXT_OID);
+    buf.put_i32(field_len(items.len())?);
+    buf.put_i32(1);
+    for item in items {
+        put_text(buf, item)?;
+    }
+    Some(())
 }
 
 /// The channel as the event log names it (`app`, `kf`, `ai_bot`, …).
@@ -183,7 +231,140 @@ fn channel_name(channel: Channel) -> Cow<'static, str> {
 
 #[cfg(test)]
 mod tests {
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+    use tokio_postgres::types::{IsNull, ToSql, Type};
+
     use super::*;
+
+    /// The column types of the writer's COPY, in order.
+    const TYPES: [Type; 18] = [
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT_ARRAY,
+        Type::TEXT_ARRAY,
+    ];
+
+    /// One tuple as `tokio-postgres`'s `ToSql` encodes it (what `BinaryCopyInWriter`
+    /// sends): the reference for [`row`].
+    fn reference(
+        r: &EventRecord,
+        direction: &str,
+        text: Option<&str>,
+        who: Option<&str>,
+    ) -> Vec<u8> {
+        let at = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(r.at_ms).unwrap_or(0));
+        let channel = serde_json::to_value(r.channel).unwrap();
+        let latency = i64::try_from(r.latency_ms).unwrap_or(i64::MAX);
+        let fields: [&(dyn ToSql + Sync); 18] = [
+            &at,
+            &r.app,
+            &direction,
+            &channel.as_str().unwrap(),
+            &r.chat,
+            &r.user,
+            &r.msg_type,
+            &r.event,
+            &text,
+            &r.rule,
+            &r.variant,
+            &who,
+            &latency,
+            &r.delivery,
+            &r.outcome,
+            &r.key,
+            &r.actions,
+            &r.errors,
+        ];
+        let mut buf = BytesMut::new();
+        buf.put_i16(18);
+        for (value, ty) in fields.iter().zip(&TYPES) {
+            let at = buf.len();
+            buf.put_i32(0);
+            let len = match value.to_sql_checked(ty, &mut buf).unwrap() {
+                IsNull::Yes => -1,
+                IsNull::No => i32::try_from(buf.len() - at - 4).unwrap(),
+            };
+            buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+        buf.to_vec()
+    }
+
+    fn record() -> impl Strategy<Value = EventRecord> {
+        let text = "\\PC{0,12}";
+        (
+            (
+                -5_000i64..4_000_000_000_000,
+                text,
+                proptest::option::of(text),
+                proptest::option::of(text),
+                proptest::option::of(text),
+                proptest::option::of(text),
+            ),
+            (
+                0u64..u64::MAX,
+                proptest::collection::vec(text, 0..3),
+                proptest::collection::vec(text, 0..3),
+                text,
+                any::<bool>(),
+                prop_oneof![
+                    Just("app"),
+                    Just("kf"),
+                    Just("ai_bot"),
+                    Just("customer_group")
+                ],
+            ),
+        )
+            .prop_map(
+                |(
+                    (at_ms, user, chat, body, rule, reply),
+                    (latency, actions, errors, key, human, channel),
+                )| {
+                    let mut r: EventRecord = serde_json::from_value(serde_json::json!({
+                        "at_ms": at_ms, "app": "shop", "channel": channel, "user": user,
+                        "msg_type": "text", "latency_ms": latency, "delivery": "passive",
+                        "outcome": if human { "human_reply" } else { "answered" }, "key": key,
+                    }))
+                    .unwrap();
+                    (r.chat, r.text, r.rule, r.reply) = (chat, body, rule, reply);
+                    (r.actions, r.errors) = (actions, errors);
+                    r
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn rows_are_encoded_as_tokio_postgres_encodes_them(r in record()) {
+            let queued = Queued::of(&r, &Redaction::Keep).unwrap();
+            let mut expected = Vec::new();
+            if r.outcome != HUMAN_REPLY {
+                expected.extend(reference(&r, "in", r.text.as_deref(), None));
+            }
+            if let Some(reply) = &r.reply {
+                let who = if r.outcome == HUMAN_REPLY { "human" } else { "bot" };
+                expected.extend(reference(&r, "out", Some(reply), Some(who)));
+            }
+            prop_assert_eq!(queued.rows(), &expected[..]);
+            let back: EventRecord = serde_json::from_slice(queued.json()).unwrap();
+            prop_assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&r).unwrap());
+        }
+    }
 
     #[test]
     fn digits_are_masked_from_five_on() {

@@ -1,4 +1,5 @@
-//! The sink's writer task: batches from the queue, one `COPY … BINARY` per batch;
+//! The sink's writer task: batches of encoded rows from the queue, one `COPY … BINARY`
+//! per batch;
 //! while the database is unreachable, batches go to the spill file, written to the
 //! database when it answers again.
 
@@ -12,11 +13,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::migrate::pg_error;
-use super::rows::Columns;
+use super::rows::Queued;
 use super::{Command, Counters, PostgresConfig};
 use crate::error::StoreError;
 use crate::event_log::EventRecord;
@@ -27,24 +27,24 @@ const DB_TIMEOUT: Duration = Duration::from_secs(5);
 /// again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-const COPY: &str = "COPY {schema}.messages
-    (at, app, direction, channel, chat, customer, msg_type, event, text, rule, variant,
-     responder, latency_ms, delivery, outcome, msgid, actions, errors)
-FROM STDIN BINARY";
+const COPY: &str = "COPY {schema}.messages ({columns}) FROM STDIN BINARY";
 
-/// The replay path (and a batch that meets rows already written): rows already there
-/// are skipped.
-const INSERT: &str = "INSERT INTO {schema}.messages
-    (at, app, direction, channel, chat, customer, msg_type, event, text, rule, variant,
-     responder, latency_ms, delivery, outcome, msgid, actions, errors)
-SELECT to_timestamp(a / 1000.0), b, c, d, e, f, g, h, i, j, k, l, m, n, o, p,
-       ARRAY(SELECT jsonb_array_elements_text(q::jsonb)),
-       ARRAY(SELECT jsonb_array_elements_text(r::jsonb))
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-            $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
-     AS t(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r)
-ON CONFLICT (app, msgid, direction) DO NOTHING";
+/// The columns every COPY names, in the order the rows are encoded.
+const COLUMNS: &str = "at, app, direction, channel, chat, customer, msg_type, event, text, \
+    rule, variant, responder, latency_ms, delivery, outcome, msgid, actions, errors";
+
+/// A batch that meets rows already written (a unique violation), and every replay that
+/// does: the rows are copied into a session's temporary table, then inserted from it
+/// skipping those already there.
+const CONFLICT_BEGIN: &str = "BEGIN;
+CREATE TEMP TABLE IF NOT EXISTS wecom_archive_in AS
+    SELECT {columns} FROM {schema}.messages WITH NO DATA;
+TRUNCATE wecom_archive_in";
+const CONFLICT_COPY: &str = "COPY wecom_archive_in ({columns}) FROM STDIN BINARY";
+const CONFLICT_INSERT: &str = "INSERT INTO {schema}.messages ({columns})
+    SELECT {columns} FROM wecom_archive_in
+    ON CONFLICT (app, msgid, direction) DO NOTHING;
+COMMIT";
 
 /// A client of `url`, its connection driven on a task.
 pub(crate) async fn connect(url: &str) -> Result<Client, StoreError> {
@@ -64,8 +64,7 @@ pub(crate) async fn connect(url: &str) -> Result<Client, StoreError> {
 struct Writer {
     config: PostgresConfig,
     counters: Arc<Counters>,
-    insert: String,
-    copy: String,
+    sql: Sql,
     db: Option<Client>,
     retry_at: Instant,
     down_logged: bool,
@@ -78,8 +77,7 @@ pub(crate) async fn run(
     counters: Arc<Counters>,
 ) {
     let mut w = Writer {
-        insert: INSERT.replace("{schema}", &config.schema),
-        copy: COPY.replace("{schema}", &config.schema),
+        sql: Sql::new(&config.schema),
         config,
         counters,
         db: None,
@@ -133,23 +131,43 @@ pub(crate) async fn run(
     }
 }
 
-/// Moves `commands` into the batch's records (JSON lines) and the flushes waiting for it.
+/// Moves `commands` into the batch's records and the flushes waiting for it.
 fn sort(
     commands: &mut Vec<Command>,
-    batch: &mut Vec<Vec<u8>>,
+    batch: &mut Vec<Queued>,
     flushes: &mut Vec<oneshot::Sender<()>>,
 ) {
     for command in commands.drain(..) {
         match command {
-            Command::Record(line) => batch.push(line),
+            Command::Record(record) => batch.push(*record),
             Command::Flush(tx) => flushes.push(tx),
+        }
+    }
+}
+
+/// The writer's statements for its schema.
+struct Sql {
+    copy: String,
+    conflict_begin: String,
+    conflict_copy: String,
+    conflict_insert: String,
+}
+
+impl Sql {
+    fn new(schema: &str) -> Self {
+        let fill = |s: &str| s.replace("{columns}", COLUMNS).replace("{schema}", schema);
+        Self {
+            copy: fill(COPY),
+            conflict_begin: fill(CONFLICT_BEGIN),
+            conflict_copy: fill(CONFLICT_COPY),
+            conflict_insert: fill(CONFLICT_INSERT),
         }
     }
 }
 
 impl Writer {
     /// Writes `batch` (after the spilled records, if the database is back), or spills it.
-    async fn write(&mut self, batch: Vec<Vec<u8>>) {
+    async fn write(&mut self, batch: Vec<Queued>) {
         if self.client().await.is_some() {
             self.replay().await;
         }
@@ -157,15 +175,7 @@ impl Writer {
             return;
         }
         let written = match self.db.as_ref() {
-            Some(db) => {
-                // Records made on this thread are freed on it.
-                let records: Vec<EventRecord> = batch
-                    .iter()
-                    .filter_map(|line| serde_json::from_slice(line).ok())
-                    .collect();
-                let rows = Columns::of(&records, &self.config.redaction);
-                copy(db, &self.copy, &self.insert, &rows).await
-            }
+            Some(db) => copy(db, &self.sql, &batch).await,
             None => Err(StoreError::new("postgres: unreachable")),
         };
         match written {
@@ -210,9 +220,9 @@ impl Writer {
         }
     }
 
-    /// Appends `batch` to the spill file (or drops it, counted, without one); `failed`:
-    /// the database refused it (counted as a failed batch).
-    async fn spill(&self, batch: &[Vec<u8>], failed: bool) {
+    /// Appends `batch` to the spill file as JSON lines (or drops it, counted, without
+    /// one); `failed`: the database refused it (counted as a failed batch).
+    async fn spill(&self, batch: &[Queued], failed: bool) {
         if failed {
             self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
@@ -221,9 +231,9 @@ impl Writer {
             self.counters.dropped.fetch_add(n, Ordering::Relaxed);
             return;
         };
-        let mut lines = Vec::with_capacity(batch.iter().map(|l| l.len() + 1).sum());
-        for line in batch {
-            lines.extend_from_slice(line);
+        let mut lines = Vec::with_capacity(batch.iter().map(|q| q.json().len() + 1).sum());
+        for record in batch {
+            lines.extend_from_slice(record.json());
             lines.push(b'\n');
         }
         let appended = async {
@@ -261,15 +271,18 @@ impl Writer {
         let mut replayed = 0u64;
         loop {
             let line = lines.next_line().await.ok().flatten();
-            if let Some(record) = line.as_deref().and_then(|l| serde_json::from_str(l).ok()) {
+            if let Some(record) = line
+                .as_deref()
+                .and_then(|l| serde_json::from_str::<EventRecord>(l).ok())
+                .and_then(|r| Queued::of(&r, &self.config.redaction))
+            {
                 chunk.push(record);
             }
             if chunk.len() >= self.config.batch || (line.is_none() && !chunk.is_empty()) {
                 let Some(db) = self.db.as_ref() else { return };
                 // COPY first: spilled rows are rarely in the table already (a batch whose
                 // failure was ambiguous); when some are, `copy` inserts around them.
-                let rows = Columns::of(&chunk, &self.config.redaction);
-                if let Err(e) = copy(db, &self.copy, &self.insert, &rows).await {
+                if let Err(e) = copy(db, &self.sql, &chunk).await {
                     // Kept for the next try; rows already written are not written twice.
                     self.failed(&e);
                     return;
@@ -292,307 +305,69 @@ impl Writer {
     }
 }
 
-/// One `INSERT … ON CONFLICT DO NOTHING` of rows `c`.
-async fn insert(db: &Client, sql: &str, c: &Columns<'_>) -> Result<(), StoreError> {
-    if c.len() == 0 {
-        return Ok(());
-    }
-    let json = |v: &[&[String]]| -> Vec<String> {
-        v.iter()
-            .map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".to_owned()))
-            .collect()
-    };
-    let (actions, errors) = (json(&c.actions), json(&c.errors));
-    let params: [&(dyn ToSql + Sync); 18] = [
-        &c.at_ms,
-        &c.app,
-        &c.direction,
-        &c.channel,
-        &c.chat,
-        &c.customer,
-        &c.msg_type,
-        &c.event,
-        &c.text,
-        &c.rule,
-        &c.variant,
-        &c.responder,
-        &c.latency_ms,
-        &c.delivery,
-        &c.outcome,
-        &c.msgid,
-        &actions,
-        &errors,
-    ];
-    let run = db.execute(sql, &params);
-    tokio::time::timeout(DB_TIMEOUT, run)
-        .await
-        .map_err(|_| StoreError::new("postgres: a batch timed out"))?
-        .map(|_| ())
-        .map_err(|e| pg_error("insert a batch", &e))
-}
-
 /// Bytes of COPY data sent to the connection at once. `BinaryCopyInWriter` sends every
 /// 4 KB through a one-slot channel to the connection's task: on a busy runtime each of
 /// those waits its turn among the request handlers, and a batch of 10 000 rows took
-/// hundreds of such turns. Rows are encoded here into chunks of this size instead.
+/// hundreds of such turns. The rows are sent in chunks of this size instead.
 const COPY_CHUNK: usize = 256 * 1024;
 
 /// The binary COPY header: signature, flags, header extension length.
 const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
-/// Why a COPY failed.
-enum CopyError {
-    Pg(tokio_postgres::Error),
-    Encode(String),
-}
-
-impl From<tokio_postgres::Error> for CopyError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Pg(e)
+/// One COPY of `records`' rows into the table `sql` copies to: header, tuples, trailer,
+/// in chunks of [`COPY_CHUNK`].
+async fn copy_in(db: &Client, sql: &str, records: &[Queued]) -> Result<(), tokio_postgres::Error> {
+    let sink = db.copy_in::<_, Bytes>(sql).await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut buf = BytesMut::with_capacity(COPY_CHUNK + 4096);
+    buf.put_slice(COPY_HEADER);
+    for record in records {
+        buf.put_slice(record.rows());
+        if buf.len() >= COPY_CHUNK {
+            let chunk = buf.split().freeze();
+            buf.reserve(COPY_CHUNK + 4096);
+            sink.send(chunk).await?;
+        }
     }
-}
-
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-/// The type oid of `text`, the element of the `text[]` columns.
-const TEXT_OID: u32 = 25;
-
-/// The length prefix of a field of `len` bytes.
-fn field_len(len: usize) -> Result<i32, CopyError> {
-    i32::try_from(len).map_err(|_| CopyError::Encode("a field over 2 GB".to_owned()))
-}
-
-fn text(buf: &mut BytesMut, s: &str) -> Result<(), CopyError> {
-    buf.put_i32(field_len(s.len())?);
-    buf.put_slice(s.as_bytes());
-    Ok(())
-}
-
-fn opt_text(buf: &mut BytesMut, s: Option<&str>) -> Result<(), CopyError> {
-    if let Some(s) = s {
-        return text(buf, s);
-    }
-    buf.put_i32(-1);
-    Ok(())
-}
-
-fn int8(buf: &mut BytesMut, v: i64) {
-    buf.put_i32(8);
-    buf.put_i64(v);
-}
-
-/// A `text[]` of one dimension (as PostgreSQL's `array_send` writes it: an empty one
-/// is a dimension of length 0).
-fn text_array(buf: &mut BytesMut, items: &[String]) -> Result<(), CopyError> {
-    let body = 20 + items.iter().map(|s| 4 + s.len()).sum::<usize>();
-    buf.put_i32(field_len(body)?);
-    buf.put_i32(1);
-    buf.put_i32(0);
-    buf.put_u32(TEXT_OID);
-    buf.put_i32(field_len(items.len())?);
-    buf.put_i32(1);
-    for item in items {
-        text(buf, item)?;
-    }
-    Ok(())
-}
-
-/// Appends row `i` of `c` in the binary COPY format, the columns of [`COPY`] in order:
-/// the field count, then each field's length (-1: NULL) and bytes in PostgreSQL's
-/// binary form (text as UTF-8, `bigint` and `timestamptz` as big-endian 8 bytes,
-/// `text[]` as `array_send` does). Written directly rather than through `dyn ToSql`,
-/// which took five times the instructions (`benches/load/archive_instructions.sh`).
-fn encode_row(buf: &mut BytesMut, c: &Columns<'_>, i: usize) -> Result<(), CopyError> {
-    buf.put_i16(18);
-    // Before 1970 is stored as 1970, as `SystemTime` would have it.
-    int8(
-        buf,
-        c.at_ms[i].max(0).saturating_mul(1000) - PG_EPOCH_MICROS,
-    );
-    text(buf, c.app[i])?;
-    text(buf, c.direction[i])?;
-    text(buf, &c.channel[i])?;
-    opt_text(buf, c.chat[i])?;
-    text(buf, c.customer[i])?;
-    text(buf, c.msg_type[i])?;
-    opt_text(buf, c.event[i])?;
-    opt_text(buf, c.text[i].as_deref())?;
-    opt_text(buf, c.rule[i])?;
-    opt_text(buf, c.variant[i])?;
-    opt_text(buf, c.responder[i])?;
-    match c.latency_ms[i] {
-        Some(ms) => int8(buf, ms),
-        None => buf.put_i32(-1),
-    }
-    text(buf, c.delivery[i])?;
-    text(buf, c.outcome[i])?;
-    text(buf, c.msgid[i])?;
-    text_array(buf, c.actions[i])?;
-    text_array(buf, c.errors[i])
+    buf.put_i16(-1);
+    sink.send(buf.split().freeze()).await?;
+    sink.as_mut().finish().await.map(|_| ())
 }
 
 /// One batch with `COPY … BINARY` (several times cheaper for the database than an
-/// `INSERT`), sent in chunks of [`COPY_CHUNK`]; a batch that meets a row already written
-/// (a unique violation) is written with the `INSERT … ON CONFLICT DO NOTHING` of
-/// `insert_sql` instead.
-async fn copy(
-    db: &Client,
-    copy_sql: &str,
-    insert_sql: &str,
-    c: &Columns<'_>,
-) -> Result<(), StoreError> {
-    if c.len() == 0 {
+/// `INSERT`); a batch that meets a row already written (a unique violation) goes through
+/// the session's temporary table and `INSERT … ON CONFLICT DO NOTHING` instead.
+async fn copy(db: &Client, sql: &Sql, records: &[Queued]) -> Result<(), StoreError> {
+    if records.is_empty() {
         return Ok(());
     }
-    let run = async {
-        let sink = db.copy_in::<_, Bytes>(copy_sql).await?;
-        let mut sink = std::pin::pin!(sink);
-        let mut buf = BytesMut::with_capacity(COPY_CHUNK + 4096);
-        buf.put_slice(COPY_HEADER);
-        for i in 0..c.len() {
-            encode_row(&mut buf, c, i)?;
-            if buf.len() >= COPY_CHUNK {
-                let chunk = buf.split().freeze();
-                // A whole chunk's room at once (growing from the few bytes left after
-                // the split took a dozen reallocations and copies).
-                buf.reserve(COPY_CHUNK + 4096);
-                sink.send(chunk).await?;
+    match tokio::time::timeout(DB_TIMEOUT, copy_in(db, &sql.copy, records)).await {
+        Err(_) => Err(StoreError::new("postgres: a batch timed out")),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            let around = async {
+                db.batch_execute(&sql.conflict_begin).await?;
+                copy_in(db, &sql.conflict_copy, records).await?;
+                db.batch_execute(&sql.conflict_insert).await
+            };
+            match tokio::time::timeout(DB_TIMEOUT, around).await {
+                Ok(Ok(())) => Ok(()),
+                failed => {
+                    let _ = db.batch_execute("ROLLBACK").await;
+                    Err(match failed {
+                        Ok(Err(e)) => pg_error("insert a batch around rows already written", &e),
+                        _ => StoreError::new("postgres: a batch timed out"),
+                    })
+                }
             }
         }
-        buf.put_i16(-1);
-        sink.send(buf.split().freeze()).await?;
-        Ok::<u64, CopyError>(sink.as_mut().finish().await?)
-    };
-    match tokio::time::timeout(DB_TIMEOUT, run).await {
-        Err(_) => Err(StoreError::new("postgres: a batch timed out")),
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(CopyError::Pg(e))) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            insert(db, insert_sql, c).await
-        }
-        Ok(Err(CopyError::Pg(e))) => Err(pg_error("copy a batch", &e)),
-        Ok(Err(CopyError::Encode(e))) => Err(StoreError::new(format!(
-            "postgres: a row could not be encoded: {e}"
-        ))),
+        Ok(Err(e)) => Err(pg_error("copy a batch", &e)),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-    use tokio_postgres::types::{IsNull, Type};
-
     use super::*;
-    use crate::archive::rows::Redaction;
-
-    /// The column types of [`COPY`], in order: what `tokio-postgres` encodes them as.
-    const COPY_TYPES: [Type; 18] = [
-        Type::TIMESTAMPTZ,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT8,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT_ARRAY,
-        Type::TEXT_ARRAY,
-    ];
-
-    /// Row `i` as `tokio-postgres`'s `ToSql` encodes it (what `BinaryCopyInWriter` sends).
-    fn reference_row(buf: &mut BytesMut, c: &Columns<'_>, i: usize) {
-        let at =
-            std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(c.at_ms[i]).unwrap_or(0));
-        let row: [&(dyn ToSql + Sync); 18] = [
-            &at,
-            &c.app[i],
-            &c.direction[i],
-            &c.channel[i],
-            &c.chat[i],
-            &c.customer[i],
-            &c.msg_type[i],
-            &c.event[i],
-            &c.text[i],
-            &c.rule[i],
-            &c.variant[i],
-            &c.responder[i],
-            &c.latency_ms[i],
-            &c.delivery[i],
-            &c.outcome[i],
-            &c.msgid[i],
-            &c.actions[i],
-            &c.errors[i],
-        ];
-        buf.put_i16(18);
-        for (value, ty) in row.iter().zip(&COPY_TYPES) {
-            let at = buf.len();
-            buf.put_i32(0);
-            let len = match value.to_sql_checked(ty, buf).unwrap() {
-                IsNull::Yes => -1,
-                IsNull::No => i32::try_from(buf.len() - at - 4).unwrap(),
-            };
-            buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
-        }
-    }
-
-    fn record() -> impl Strategy<Value = EventRecord> {
-        let text = "\\PC{0,12}";
-        (
-            (
-                -5_000i64..4_000_000_000_000,
-                text,
-                proptest::option::of(text),
-                proptest::option::of(text),
-                proptest::option::of(text),
-                proptest::option::of(text),
-            ),
-            (
-                0u64..u64::MAX,
-                proptest::collection::vec(text, 0..3),
-                proptest::collection::vec(text, 0..3),
-                text,
-                any::<bool>(),
-            ),
-        )
-            .prop_map(
-                |(
-                    (at_ms, user, chat, body, rule, reply),
-                    (latency, actions, errors, key, human),
-                )| {
-                    let mut r: EventRecord = serde_json::from_value(serde_json::json!({
-                        "at_ms": at_ms, "app": "shop", "channel": "kf", "user": user,
-                        "msg_type": "text", "latency_ms": latency, "delivery": "passive",
-                        "outcome": if human { "human_reply" } else { "answered" }, "key": key,
-                    }))
-                    .unwrap();
-                    (r.chat, r.text, r.rule, r.reply) = (chat, body, rule, reply);
-                    (r.actions, r.errors) = (actions, errors);
-                    r
-                },
-            )
-    }
-
-    proptest! {
-        #[test]
-        fn rows_are_encoded_as_tokio_postgres_encodes_them(
-            records in proptest::collection::vec(record(), 1..6)
-        ) {
-            let c = Columns::of(&records, &Redaction::Keep);
-            for i in 0..c.len() {
-                let (mut ours, mut theirs) = (BytesMut::new(), BytesMut::new());
-                encode_row(&mut ours, &c, i).map_err(|_| TestCaseError::fail("encode"))?;
-                reference_row(&mut theirs, &c, i);
-                prop_assert_eq!(ours, theirs);
-            }
-        }
-    }
 
     #[test]
     fn the_header_is_the_binary_copy_signature_and_two_zero_words() {
