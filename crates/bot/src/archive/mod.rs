@@ -196,6 +196,8 @@ pub struct PostgresSink {
     counters: Arc<Counters>,
     archive: Archive,
     redaction: Redaction,
+    /// Whether batches may go to a spill file (records then carry their JSON line).
+    spills: bool,
 }
 
 impl PostgresSink {
@@ -211,13 +213,14 @@ impl PostgresSink {
         let (queue, rx) = mpsc::channel(config.queue);
         let counters = Arc::new(Counters::default());
         let archive = Archive::new(Arc::new(client), &config.schema);
-        let redaction = config.redaction.clone();
+        let (redaction, spills) = (config.redaction.clone(), config.spill.is_some());
         tokio::spawn(writer::run(config, rx, Arc::clone(&counters)));
         Ok(Self {
             queue,
             counters,
             archive,
             redaction,
+            spills,
         })
     }
 
@@ -243,7 +246,7 @@ impl PostgresSink {
 #[async_trait]
 impl EventSink for PostgresSink {
     fn record(&self, record: &EventRecord) {
-        let queued = rows::Queued::of(record, &self.redaction)
+        let queued = rows::Queued::of(record, &self.redaction, self.spills)
             .is_some_and(|q| self.queue.try_send(Command::Record(Box::new(q))).is_ok());
         if !queued {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);

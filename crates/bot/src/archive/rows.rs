@@ -93,12 +93,15 @@ pub(crate) struct Queued {
 }
 
 impl Queued {
-    /// `record` as rows and as JSON (`None`: it cannot be encoded — a field over 2 GB).
-    pub(crate) fn of(record: &EventRecord, redaction: &Redaction) -> Option<Self> {
-        let mut bytes = Vec::with_capacity(1024);
+    /// `record` as rows and, for a sink with a spill file (`json`), as its JSON line
+    /// (`None`: it cannot be encoded — a field over 2 GB).
+    pub(crate) fn of(record: &EventRecord, redaction: &Redaction, json: bool) -> Option<Self> {
+        let mut bytes = Vec::with_capacity(if json { 1024 } else { 512 });
         encode(record, redaction, &mut bytes)?;
         let json_at = bytes.len();
-        serde_json::to_writer(&mut bytes, record).ok()?;
+        if json {
+            serde_json::to_writer(&mut bytes, record).ok()?;
+        }
         Some(Self { bytes, json_at })
     }
 
@@ -107,7 +110,7 @@ impl Queued {
         &self.bytes[..self.json_at]
     }
 
-    /// The record as one JSON line (without the newline).
+    /// The record as one JSON line (without the newline; empty without a spill file).
     pub(crate) fn json(&self) -> &[u8] {
         &self.bytes[self.json_at..]
     }
@@ -351,7 +354,7 @@ mod tests {
     proptest! {
         #[test]
         fn rows_are_encoded_as_tokio_postgres_encodes_them(r in record()) {
-            let queued = Queued::of(&r, &Redaction::Keep).unwrap();
+            let queued = Queued::of(&r, &Redaction::Keep, true).unwrap();
             let mut expected = Vec::new();
             if r.outcome != HUMAN_REPLY {
                 expected.extend(reference(&r, "in", r.text.as_deref(), None));

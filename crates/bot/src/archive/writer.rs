@@ -274,7 +274,7 @@ impl Writer {
             if let Some(record) = line
                 .as_deref()
                 .and_then(|l| serde_json::from_str::<EventRecord>(l).ok())
-                .and_then(|r| Queued::of(&r, &self.config.redaction))
+                .and_then(|r| Queued::of(&r, &self.config.redaction, false))
             {
                 chunk.push(record);
             }
