@@ -171,7 +171,8 @@ pub(crate) enum Command {
 
 /// The event log in PostgreSQL: give it to
 /// [`BotBuilder::event_sink`](crate::BotBuilder::event_sink). `record` only queues; a
-/// task writes batches with one `COPY … FROM STDIN BINARY` each. When the database
+/// task writes batches with one `COPY … FROM STDIN BINARY` each (rows are encoded by
+/// `record`, on the caller's thread). When the database
 /// is slow or gone the bot keeps answering: batches that fail go to the spill file and
 /// are written when the database answers again (rows are unique by app, message id and
 /// direction, so nothing is written twice).
