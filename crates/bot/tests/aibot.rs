@@ -335,6 +335,12 @@ async fn feedback_is_recorded_and_answered_with_nothing() {
     assert_eq!(format!("{:?}", answered.channel), "AiBot");
     assert_eq!(answered.delivery, "passive");
     assert_eq!(answered.reply.as_deref(), Some("我们 9:00–21:00 营业。"));
+    // Feedback is no unanswered question.
+    let metrics = served.bot.metrics();
+    assert_eq!(
+        (metrics.ai_bot("feedback"), metrics.ai_bot("unanswered")),
+        (1, 0)
+    );
 }
 
 #[tokio::test]

@@ -383,14 +383,18 @@ impl Bot {
         delivery: &'static str,
         reply: Option<String>,
     ) {
-        self.inner.metrics.count_ai(match delivery {
-            "none" => "unanswered",
-            "welcome" => "welcomed",
-            "card_update" => "card_updated",
-            "stream" => "streamed",
-            "late" => "late_event",
-            _ => "answered",
-        });
+        // Feedback, the bot's own messages and other events were counted as what they
+        // are: no question went unanswered.
+        if !matches!(decision.outcome, "feedback" | "own_message" | "ignored") {
+            self.inner.metrics.count_ai(match delivery {
+                "none" => "unanswered",
+                "welcome" => "welcomed",
+                "card_update" => "card_updated",
+                "stream" => "streamed",
+                "late" => "late_event",
+                _ => "answered",
+            });
+        }
         let text = message.text().map(|t| strip_mentions(&t));
         if decision.actions.is_empty() {
             // Nothing slow to do: the record is written here, without a task.
