@@ -12,14 +12,10 @@
 # Besides the load report, each run prints the bot's CPU time per request (user+system,
 # from /proc) and, with the archive, what the sink wrote, spilled and dropped.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 SECONDS_RUN=${1:-15}
 CUSTOMERS=${2:-500}
 ARCHIVE=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
-R=target/release
-TOKEN=loadToken2025
-KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
-CORP=wwloadcorp000001
 RATE_ARG=${RATE:+--rate $RATE}
 ON0=""
 if [ "${PIN:-0}" = 1 ]; then
@@ -28,17 +24,10 @@ if [ "${PIN:-0}" = 1 ]; then
   for p in $(pgrep -f postgres); do taskset -a -p -c 1 "$p" >/dev/null; done
 fi
 TICKS=$(getconf CLK_TCK)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-"$R/wecom-sim" serve --port 9901 --corp-id "$CORP" --secret load-secret --agent 1000002 >/tmp/load-sim.log 2>&1 &
-pids+=($!)
-sleep 0.5
+start_sim
 run() { # label, extra env
   echo "== wecom-sim load → autoreply_bot $1 ($CUSTOMERS customers, ${SECONDS_RUN}s)"
-  $ON0 env WECOM_CORP_ID=$CORP WECOM_SECRET=load-secret WECOM_AGENT_ID=1000002 WECOM_TOKEN=$TOKEN \
-    WECOM_AES_KEY=$KEY WECOM_API_BASE=http://127.0.0.1:9901 WECOM_LISTEN=127.0.0.1:8080 $2 ${PRELOAD:+LD_PRELOAD=$PRELOAD} \
+  $ON0 env "${BOT_ENV[@]}" $2 ${PRELOAD:+LD_PRELOAD=$PRELOAD} \
     "$R/examples/autoreply_bot" >/tmp/load-bot.log 2>&1 &
   local bot=$!
   sleep 1

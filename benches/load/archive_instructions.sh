@@ -7,24 +7,13 @@
 # Needs valgrind, PostgreSQL and the release build of benches/load/archive.sh.
 # Usage: benches/load/archive_instructions.sh [N]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 N=${1:-3000}
 ARCHIVE=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
-R=target/release
-TOKEN=loadToken2025
-KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
-CORP=wwloadcorp000001
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-"$R/wecom-sim" serve --port 9901 --corp-id "$CORP" --secret load-secret --agent 1000002 >/tmp/load-sim.log 2>&1 &
-pids+=($!)
-sleep 0.5
+start_sim
 run() { # label, extra env; prints the instructions collected
   local out="/tmp/archive-callgrind.$1"
-  env WECOM_CORP_ID=$CORP WECOM_SECRET=load-secret WECOM_AGENT_ID=1000002 WECOM_TOKEN=$TOKEN \
-    WECOM_AES_KEY=$KEY WECOM_API_BASE=http://127.0.0.1:9901 WECOM_LISTEN=127.0.0.1:8080 $2 \
+  env "${BOT_ENV[@]}" $2 \
     valgrind --tool=callgrind --callgrind-out-file="$out" "$R/examples/autoreply_bot" >/tmp/load-bot.log 2>&1 &
   local bot=$!
   for _ in $(seq 1 120); do curl -s -o /dev/null http://127.0.0.1:8080/wecom/callback && break; sleep 0.5; done

@@ -7,22 +7,11 @@
 #   cargo build --release -p wecom-sdk-benches --bin bare-endpoint --bin encrypt-callbacks
 # Usage: benches/load/run.sh [SECONDS] [CUSTOMERS]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/common.sh"
 SECONDS_RUN=${1:-20}
 CUSTOMERS=${2:-500}
-R=target/release
-TOKEN=loadToken2025
-KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
-CORP=wwloadcorp000001
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-"$R/wecom-sim" serve --port 9901 --corp-id "$CORP" --secret load-secret --agent 1000002 >/tmp/load-sim.log 2>&1 &
-pids+=($!)
-sleep 0.5
-WECOM_CORP_ID=$CORP WECOM_SECRET=load-secret WECOM_AGENT_ID=1000002 WECOM_TOKEN=$TOKEN \
-  WECOM_AES_KEY=$KEY WECOM_API_BASE=http://127.0.0.1:9901 WECOM_LISTEN=127.0.0.1:8080 \
+start_sim
+env "${BOT_ENV[@]}" \
   "$R/examples/autoreply_bot" >/tmp/load-bot.log 2>&1 &
 bot=$!
 pids+=($bot)
