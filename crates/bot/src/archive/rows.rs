@@ -94,13 +94,24 @@ pub(crate) struct Queued {
 
 impl Queued {
     /// `record` as rows and, for a sink with a spill file (`json`), as its JSON line
-    /// (`None`: it cannot be encoded — a field over 2 GB).
+    /// (`None`: it cannot be encoded — a field over 2 GB). The JSON line's texts are
+    /// redacted too — the spill file on disk keeps no more than the table — so a replay
+    /// reads them with [`Redaction::Keep`].
     pub(crate) fn of(record: &EventRecord, redaction: &Redaction, json: bool) -> Option<Self> {
         let mut bytes = Vec::with_capacity(if json { 1024 } else { 512 });
         encode(record, redaction, &mut bytes)?;
         let json_at = bytes.len();
         if json {
-            serde_json::to_writer(&mut bytes, record).ok()?;
+            if matches!(redaction, Redaction::Keep) {
+                serde_json::to_writer(&mut bytes, record).ok()?;
+            } else {
+                let redacted = EventRecord {
+                    text: record.text.as_deref().and_then(|t| redaction.apply(t)),
+                    reply: record.reply.as_deref().and_then(|t| redaction.apply(t)),
+                    ..record.clone()
+                };
+                serde_json::to_writer(&mut bytes, &redacted).ok()?;
+            }
         }
         Some(Self { bytes, json_at })
     }
@@ -367,6 +378,33 @@ mod tests {
             let back: EventRecord = serde_json::from_slice(queued.json()).unwrap();
             prop_assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&r).unwrap());
         }
+    }
+
+    #[test]
+    fn the_spilled_line_is_redacted_as_the_rows_are() {
+        let r: EventRecord = serde_json::from_value(serde_json::json!({
+            "at_ms": 1, "app": "shop", "channel": "app", "user": "wmA", "msg_type": "text",
+            "text": "手机 13812345678", "reply": "已记下 13812345678", "latency_ms": 1,
+            "delivery": "passive", "outcome": "answered", "key": "m1",
+        }))
+        .unwrap();
+        let q = Queued::of(&r, &Redaction::MaskDigits, true).unwrap();
+        let line: EventRecord = serde_json::from_slice(q.json()).unwrap();
+        assert_eq!(line.text.as_deref(), Some("手机 ***********"));
+        assert_eq!(line.reply.as_deref(), Some("已记下 ***********"));
+        // Read back as it is, the line gives the same rows.
+        assert_eq!(
+            Queued::of(&line, &Redaction::Keep, false).unwrap().rows(),
+            q.rows()
+        );
+        let omitted = Queued::of(&r, &Redaction::Omit, true).unwrap();
+        assert!(!String::from_utf8_lossy(omitted.json()).contains("138"));
+        assert!(
+            Queued::of(&r, &Redaction::Keep, false)
+                .unwrap()
+                .json()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use super::migrate::pg_error;
-use super::rows::Queued;
+use super::rows::{Queued, Redaction};
 use super::{Command, Counters, PostgresConfig};
 use crate::error::StoreError;
 use crate::event_log::EventRecord;
@@ -274,7 +274,8 @@ impl Writer {
             if let Some(record) = line
                 .as_deref()
                 .and_then(|l| serde_json::from_str::<EventRecord>(l).ok())
-                .and_then(|r| Queued::of(&r, &self.config.redaction, false))
+                // Spilled lines were redacted when they were written.
+                .and_then(|r| Queued::of(&r, &Redaction::Keep, false))
             {
                 chunk.push(record);
             }
