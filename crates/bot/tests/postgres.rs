@@ -344,25 +344,34 @@ async fn a_database_that_goes_away_loses_nothing_and_is_caught_up() {
     let stats = settle(&sink, |s| s.written == 5).await;
     assert_eq!(stats.written, 5);
 
-    // The database goes away: records are kept in the spill file.
+    // The database goes away: the batch that failed is held (its records were queued
+    // before the trouble, without their JSON lines); records queued after it go to the
+    // spill file.
     proxy.cut();
     for n in 5..10 {
         sink.record(&record(n, "wmA", "营业时间？", Some("hours"), Some("9 点")));
     }
     let stats = settle(&sink, |s| s.spilled >= 5).await;
     assert_eq!(stats.spilled, 5, "{stats:?}");
+    for n in 15..18 {
+        sink.record(&record(n, "wmA", "营业时间？", Some("hours"), Some("9 点")));
+    }
+    let stats = settle(&sink, |s| s.spilled >= 8).await;
+    assert_eq!(stats.spilled, 8, "{stats:?}");
     assert_eq!(stats.dropped, 0);
-    assert!(std::fs::metadata(&spill).unwrap().len() > 0);
+    let lines = std::fs::read_to_string(&spill).unwrap();
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    assert!(lines.contains("\"key\":\"msg-17\""), "{lines}");
 
-    // It comes back: the spilled records are written, then the new ones.
+    // It comes back: the held and spilled records are written, then the new ones.
     proxy.restore();
     for n in 10..15 {
         sink.record(&record(n, "wmA", "营业时间？", Some("hours"), Some("9 点")));
     }
-    let stats = settle(&sink, |s| s.written == 15).await;
+    let stats = settle(&sink, |s| s.written == 18).await;
     // Records that came in the second before the database was tried again were spilled
     // too: all of them were replayed.
-    assert_eq!(stats.written, 15, "{stats:?}");
+    assert_eq!(stats.written, 18, "{stats:?}");
     assert_eq!(stats.replayed, stats.spilled, "{stats:?}");
     assert_eq!(stats.dropped, 0);
     assert_eq!(
@@ -370,8 +379,8 @@ async fn a_database_that_goes_away_loses_nothing_and_is_caught_up() {
         0,
         "the spill file is emptied"
     );
-    assert_eq!(count(&schema, "direction = 'in'").await, 15);
-    assert_eq!(count(&schema, "direction = 'out'").await, 15);
+    assert_eq!(count(&schema, "direction = 'in'").await, 18);
+    assert_eq!(count(&schema, "direction = 'out'").await, 18);
     drop(proxy);
     let _ = std::fs::remove_dir_all(&dir);
     drop_schema(&schema).await;

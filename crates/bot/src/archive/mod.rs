@@ -12,7 +12,7 @@ mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,6 +37,10 @@ pub(crate) struct Counters {
     pub(crate) spilled: AtomicU64,
     pub(crate) replayed: AtomicU64,
     pub(crate) failed_batches: AtomicU64,
+    /// Set by the writer while it spills (the database failing, or the writer behind):
+    /// records are then queued with their JSON line for the spill file. In good times
+    /// they are not — the JSON was half of the archive's cost per message.
+    pub(crate) troubled: AtomicBool,
 }
 
 /// A snapshot of [`PostgresSink::stats`].
@@ -48,9 +52,11 @@ pub struct SinkStats {
     /// Records dropped because the queue was full (the database and the disk were both
     /// behind).
     pub dropped: u64,
-    /// Records written to the spill file while the database was unreachable.
+    /// Records held back while the database was unreachable or the writer behind: in the
+    /// spill file, or — queued before the trouble began, without their JSON line — in
+    /// memory.
     pub spilled: u64,
-    /// Spilled records written to PostgreSQL once it was back.
+    /// Held-back records written to PostgreSQL once it was back.
     pub replayed: u64,
     /// Batches that failed (each then went to the spill file).
     pub failed_batches: u64,
@@ -197,7 +203,8 @@ pub struct PostgresSink {
     counters: Arc<Counters>,
     archive: Archive,
     redaction: Redaction,
-    /// Whether batches may go to a spill file (records then carry their JSON line).
+    /// Whether batches may go to a spill file (records carry their JSON line while the
+    /// writer is in trouble).
     spills: bool,
 }
 
@@ -247,7 +254,8 @@ impl PostgresSink {
 #[async_trait]
 impl EventSink for PostgresSink {
     fn record(&self, record: &EventRecord) {
-        let queued = rows::Queued::of(record, &self.redaction, self.spills)
+        let json = self.spills && self.counters.troubled.load(Ordering::Relaxed);
+        let queued = rows::Queued::of(record, &self.redaction, json)
             .is_some_and(|q| self.queue.try_send(Command::Record(Box::new(q))).is_ok());
         if !queued {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);

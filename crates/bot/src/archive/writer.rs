@@ -68,6 +68,10 @@ struct Writer {
     db: Option<Client>,
     retry_at: Instant,
     down_logged: bool,
+    /// Records to hold back that came without their JSON line (queued before the
+    /// trouble began): kept here, at most about a queue's worth, and written first when
+    /// the database is back.
+    held: Vec<Queued>,
 }
 
 /// Runs until the sink is dropped.
@@ -83,6 +87,7 @@ pub(crate) async fn run(
         db: None,
         retry_at: Instant::now(),
         down_logged: false,
+        held: Vec::new(),
     };
     let mut open = true;
     let mut commands = Vec::with_capacity(w.config.batch);
@@ -121,7 +126,8 @@ pub(crate) async fn run(
         // database afterwards.
         let behind = w.config.spill.is_some() && rx.len() > w.config.queue / 4 * 3;
         if behind {
-            w.spill(&batch, false).await;
+            w.trouble(true);
+            w.spill(batch, false).await;
         } else {
             w.write(batch).await;
         }
@@ -186,9 +192,14 @@ impl Writer {
             }
             Err(e) => {
                 self.failed(&e);
-                self.spill(&batch, true).await;
+                self.spill(batch, true).await;
             }
         }
+    }
+
+    /// Tells the sink whether records need their JSON line (while spilling).
+    fn trouble(&self, on: bool) {
+        self.counters.troubled.store(on, Ordering::Relaxed);
     }
 
     /// The connection, (re)connecting when the last failure is [`RETRY_AFTER`] old.
@@ -212,6 +223,7 @@ impl Writer {
     }
 
     fn failed(&mut self, e: &StoreError) {
+        self.trouble(self.config.spill.is_some());
         self.db = None;
         self.retry_at = Instant::now() + RETRY_AFTER;
         if !self.down_logged {
@@ -220,9 +232,10 @@ impl Writer {
         }
     }
 
-    /// Appends `batch` to the spill file as JSON lines (or drops it, counted, without
-    /// one); `failed`: the database refused it (counted as a failed batch).
-    async fn spill(&self, batch: &[Queued], failed: bool) {
+    /// Appends `batch` to the spill file as JSON lines (records without theirs are held
+    /// in memory; without a spill file the batch is dropped, counted); `failed`: the
+    /// database refused it (counted as a failed batch).
+    async fn spill(&mut self, batch: Vec<Queued>, failed: bool) {
         if failed {
             self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
@@ -232,10 +245,23 @@ impl Writer {
             return;
         };
         let mut lines = Vec::with_capacity(batch.iter().map(|q| q.json().len() + 1).sum());
+        let mut on_file = 0;
         for record in batch {
-            lines.extend_from_slice(record.json());
-            lines.push(b'\n');
+            if record.json().is_empty() {
+                self.held.push(record);
+            } else {
+                lines.extend_from_slice(record.json());
+                lines.push(b'\n');
+                on_file += 1;
+            }
         }
+        self.counters
+            .spilled
+            .fetch_add(n - on_file, Ordering::Relaxed);
+        if on_file == 0 {
+            return;
+        }
+        let n = on_file;
         let appended = async {
             let mut f = tokio::fs::OpenOptions::new()
                 .create(true)
@@ -255,15 +281,29 @@ impl Writer {
         };
     }
 
-    /// Writes the spill file's records to the database, then empties the file.
+    /// Writes the held records and the spill file's to the database, then empties the
+    /// file; with nothing left held back, records no longer need their JSON line.
     async fn replay(&mut self) {
         let Some(path) = self.config.spill.clone() else {
             return;
         };
+        if !self.held.is_empty() {
+            let Some(db) = self.db.as_ref() else { return };
+            if let Err(e) = copy(db, &self.sql, &self.held).await {
+                self.failed(&e);
+                return;
+            }
+            let n = self.held.len() as u64;
+            self.held.clear();
+            self.counters.replayed.fetch_add(n, Ordering::Relaxed);
+            self.counters.written.fetch_add(n, Ordering::Relaxed);
+        }
         let Ok(file) = tokio::fs::File::open(&path).await else {
+            self.trouble(false);
             return;
         };
         if file.metadata().await.map_or(0, |m| m.len()) == 0 {
+            self.trouble(false);
             return;
         }
         let mut lines = tokio::io::BufReader::new(file).lines();
@@ -302,6 +342,7 @@ impl Writer {
             .replayed
             .fetch_add(replayed, Ordering::Relaxed);
         self.counters.written.fetch_add(replayed, Ordering::Relaxed);
+        self.trouble(false);
         tracing::info!(replayed, "archive caught up from the spill file");
     }
 }
