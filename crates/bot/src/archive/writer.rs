@@ -124,12 +124,20 @@ pub(crate) async fn run(
         // the normal rhythm). Batches go to the spill file (an append) until it drains,
         // rather than records being dropped at the queue; the file is written to the
         // database afterwards.
-        let behind = w.config.spill.is_some() && rx.len() > w.config.queue / 4 * 3;
+        // A flush (a shutdown) always tries the database, held records first.
+        let behind =
+            flushes.is_empty() && w.config.spill.is_some() && rx.len() > w.config.queue / 4 * 3;
         if behind {
             w.trouble(true);
             w.spill(batch, false).await;
         } else {
             w.write(batch).await;
+        }
+        if !flushes.is_empty() && !w.held.is_empty() {
+            tracing::error!(
+                held = w.held.len(),
+                "archive flushed while the database is unreachable: records queued before the outage are held in memory only, lost if the process stops now"
+            );
         }
         for tx in flushes {
             let _ = tx.send(());
