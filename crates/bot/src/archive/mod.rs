@@ -39,7 +39,8 @@ pub(crate) struct Counters {
     pub(crate) failed_batches: AtomicU64,
     /// Set by the writer while it spills (the database failing, or the writer behind):
     /// records are then queued with their JSON line for the spill file. In good times
-    /// they are not — the JSON was half of the archive's cost per message.
+    /// they are not — the JSON was half of the archive's cost per message — and the
+    /// few that must be spilled without one are decoded from their rows.
     pub(crate) troubled: AtomicBool,
 }
 
@@ -52,11 +53,10 @@ pub struct SinkStats {
     /// Records dropped because the queue was full (the database and the disk were both
     /// behind).
     pub dropped: u64,
-    /// Records held back while the database was unreachable or the writer behind: in the
-    /// spill file, or — queued before the trouble began, without their JSON line — in
-    /// memory.
+    /// Records written to the spill file while the database was unreachable or the
+    /// writer behind.
     pub spilled: u64,
-    /// Held-back records written to PostgreSQL once it was back.
+    /// Spilled records written to PostgreSQL once it was back.
     pub replayed: u64,
     /// Batches that failed (each then went to the spill file).
     pub failed_batches: u64,

@@ -68,10 +68,6 @@ struct Writer {
     db: Option<Client>,
     retry_at: Instant,
     down_logged: bool,
-    /// Records to hold back that came without their JSON line (queued before the
-    /// trouble began): kept here, at most about a queue's worth, and written first when
-    /// the database is back.
-    held: Vec<Queued>,
 }
 
 /// Runs until the sink is dropped.
@@ -87,7 +83,6 @@ pub(crate) async fn run(
         db: None,
         retry_at: Instant::now(),
         down_logged: false,
-        held: Vec::new(),
     };
     let mut open = true;
     let mut commands = Vec::with_capacity(w.config.batch);
@@ -124,7 +119,7 @@ pub(crate) async fn run(
         // the normal rhythm). Batches go to the spill file (an append) until it drains,
         // rather than records being dropped at the queue; the file is written to the
         // database afterwards.
-        // A flush (a shutdown) always tries the database, held records first.
+        // A flush (a shutdown) always tries the database.
         let behind =
             flushes.is_empty() && w.config.spill.is_some() && rx.len() > w.config.queue / 4 * 3;
         if behind {
@@ -132,12 +127,6 @@ pub(crate) async fn run(
             w.spill(batch, false).await;
         } else {
             w.write(batch).await;
-        }
-        if !flushes.is_empty() && !w.held.is_empty() {
-            tracing::error!(
-                held = w.held.len(),
-                "archive flushed while the database is unreachable: records queued before the outage are held in memory only, lost if the process stops now"
-            );
         }
         for tx in flushes {
             let _ = tx.send(());
@@ -240,10 +229,9 @@ impl Writer {
         }
     }
 
-    /// Appends `batch` to the spill file as JSON lines (records without theirs are held
-    /// in memory; without a spill file the batch is dropped, counted); `failed`: the
-    /// database refused it (counted as a failed batch).
-    async fn spill(&mut self, batch: Vec<Queued>, failed: bool) {
+    /// Appends `batch` to the spill file as JSON lines (or drops it, counted, without
+    /// one); `failed`: the database refused it (counted as a failed batch).
+    async fn spill(&self, batch: Vec<Queued>, failed: bool) {
         if failed {
             self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
@@ -252,24 +240,25 @@ impl Writer {
             self.counters.dropped.fetch_add(n, Ordering::Relaxed);
             return;
         };
-        let mut lines = Vec::with_capacity(batch.iter().map(|q| q.json().len() + 1).sum());
-        let mut on_file = 0;
-        for record in batch {
-            if record.json().is_empty() {
-                self.held.push(record);
-            } else {
-                lines.extend_from_slice(record.json());
-                lines.push(b'\n');
-                on_file += 1;
+        let mut lines = Vec::with_capacity(batch.len() * 512);
+        let mut without_rows = 0;
+        for record in &batch {
+            // A record queued in good times comes without its JSON line: decoded from
+            // its rows.
+            match record.json_line() {
+                Some(line) => {
+                    lines.extend_from_slice(&line);
+                    lines.push(b'\n');
+                }
+                // Nothing to archive (a servicer's message without words): done, as a
+                // COPY would have it.
+                None => without_rows += 1,
             }
         }
         self.counters
-            .spilled
-            .fetch_add(n - on_file, Ordering::Relaxed);
-        if on_file == 0 {
-            return;
-        }
-        let n = on_file;
+            .written
+            .fetch_add(without_rows, Ordering::Relaxed);
+        let n = n - without_rows;
         let appended = async {
             let mut f = tokio::fs::OpenOptions::new()
                 .create(true)
@@ -289,23 +278,12 @@ impl Writer {
         };
     }
 
-    /// Writes the held records and the spill file's to the database, then empties the
-    /// file; with nothing left held back, records no longer need their JSON line.
+    /// Writes the spill file's records to the database, then empties the file; records
+    /// no longer need their JSON line.
     async fn replay(&mut self) {
         let Some(path) = self.config.spill.clone() else {
             return;
         };
-        if !self.held.is_empty() {
-            let Some(db) = self.db.as_ref() else { return };
-            if let Err(e) = copy(db, &self.sql, &self.held).await {
-                self.failed(&e);
-                return;
-            }
-            let n = self.held.len() as u64;
-            self.held.clear();
-            self.counters.replayed.fetch_add(n, Ordering::Relaxed);
-            self.counters.written.fetch_add(n, Ordering::Relaxed);
-        }
         let Ok(file) = tokio::fs::File::open(&path).await else {
             self.trouble(false);
             return;
