@@ -73,6 +73,15 @@ impl TriggerRate {
     }
 }
 
+/// The rates of `rates` under `share` of their mean on `day`: the alerts, each logged.
+pub(super) fn alerts(mut rates: Vec<TriggerRate>, share: f64, day: Date) -> Vec<TriggerRate> {
+    rates.retain(|r| r.is_alert(share));
+    for alert in &rates {
+        tracing::warn!(rule = %alert.rule, %day, rate = alert.rate, mean_rate = alert.mean_rate, "trigger rate dropped: {}", alert.notice());
+    }
+    rates
+}
+
 #[allow(clippy::cast_precision_loss, reason = "rates of message counts")]
 fn rate(hits: i64, of: i64) -> f64 {
     if of <= 0 {
@@ -146,14 +155,10 @@ impl Archive {
         min_mean_hits: f64,
         fallbacks: &[&str],
     ) -> Result<Vec<TriggerRate>, StoreError> {
-        let mut rates = self
+        let rates = self
             .trigger_rates(day, tz, min_mean_hits, fallbacks)
             .await?;
-        rates.retain(|r| r.is_alert(share));
-        for alert in &rates {
-            tracing::warn!(rule = %alert.rule, rate = alert.rate, mean_rate = alert.mean_rate, "trigger rate dropped: {}", alert.notice());
-        }
-        Ok(rates)
+        Ok(alerts(rates, share, day))
     }
 
     /// The trigger rate of every keyword rule (not `fallbacks`) on day `day` (in time

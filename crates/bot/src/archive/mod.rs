@@ -262,10 +262,6 @@ impl EventSink for PostgresSink {
         }
     }
 
-    fn record_owned(&self, record: EventRecord) {
-        self.record(&record);
-    }
-
     async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
         if self.queue.send(Command::Flush(tx)).await.is_ok() {

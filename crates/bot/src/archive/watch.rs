@@ -108,7 +108,7 @@ impl Bot {
             Some(f) => f.iter().map(String::as_str).collect(),
             None => rules.fallback_ids().collect(),
         };
-        let mut rates = archive
+        let rates = archive
             .trigger_rates(day, tz, watch.min_mean_hits, &fallbacks)
             .await?;
         self.inner.metrics.set_trigger_rates(
@@ -116,10 +116,7 @@ impl Bot {
                 .iter()
                 .map(|r| (r.rule.clone(), r.ratio(), r.is_alert(watch.share))),
         );
-        rates.retain(|r| r.is_alert(watch.share));
-        for alert in &rates {
-            tracing::warn!(rule = %alert.rule, %day, rate = alert.rate, mean_rate = alert.mean_rate, "trigger rate dropped: {}", alert.notice());
-        }
+        let rates = super::export::alerts(rates, watch.share, day);
         if let (Some(robot), false) = (&watch.robot, rates.is_empty())
             && let Err(e) = robot.send(&TriggerRate::message(&rates)).await
         {

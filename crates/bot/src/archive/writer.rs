@@ -124,7 +124,7 @@ pub(crate) async fn run(
             flushes.is_empty() && w.config.spill.is_some() && rx.len() > w.config.queue / 4 * 3;
         if behind {
             w.trouble(true);
-            w.spill(batch, false).await;
+            w.spill(&batch, false).await;
         } else {
             w.write(batch).await;
         }
@@ -189,7 +189,7 @@ impl Writer {
             }
             Err(e) => {
                 self.failed(&e);
-                self.spill(batch, true).await;
+                self.spill(&batch, true).await;
             }
         }
     }
@@ -231,7 +231,7 @@ impl Writer {
 
     /// Appends `batch` to the spill file as JSON lines (or drops it, counted, without
     /// one); `failed`: the database refused it (counted as a failed batch).
-    async fn spill(&self, batch: Vec<Queued>, failed: bool) {
+    async fn spill(&self, batch: &[Queued], failed: bool) {
         if failed {
             self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
@@ -242,7 +242,7 @@ impl Writer {
         };
         let mut lines = Vec::with_capacity(batch.len() * 512);
         let mut without_rows = 0;
-        for record in &batch {
+        for record in batch {
             // A record queued in good times comes without its JSON line: decoded from
             // its rows.
             match record.json_line() {
