@@ -6,17 +6,17 @@
 mod export;
 mod migrate;
 mod query;
+mod queue;
 mod rows;
 mod watch;
 mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot};
 
 pub use export::{Export, TriggerRate};
 pub use query::{Archive, Percentiles, ResponseTimes, RuleHits, TraceRow, Unanswered};
@@ -37,11 +37,6 @@ pub(crate) struct Counters {
     pub(crate) spilled: AtomicU64,
     pub(crate) replayed: AtomicU64,
     pub(crate) failed_batches: AtomicU64,
-    /// Set by the writer while it spills (the database failing, or the writer behind):
-    /// records are then queued with their JSON line for the spill file. In good times
-    /// they are not — the JSON was half of the archive's cost per message — and the
-    /// few that must be spilled without one are decoded from their rows.
-    pub(crate) troubled: AtomicBool,
 }
 
 /// A snapshot of [`PostgresSink::stats`].
@@ -168,17 +163,10 @@ impl PostgresConfig {
     }
 }
 
-/// What the sink's queue carries: records encoded where they were made
-/// ([`rows::Queued`]), and flushes.
-pub(crate) enum Command {
-    Record(Box<rows::Queued>),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The event log in PostgreSQL: give it to
 /// [`BotBuilder::event_sink`](crate::BotBuilder::event_sink). `record` only queues; a
 /// task writes batches with one `COPY … FROM STDIN BINARY` each (rows are encoded by
-/// `record`, on the caller's thread). When the database
+/// `record`, on the caller's thread, into one shared buffer). When the database
 /// is slow or gone the bot keeps answering: batches that fail go to the spill file and
 /// are written when the database answers again (rows are unique by app, message id and
 /// direction, so nothing is written twice).
@@ -199,13 +187,10 @@ pub(crate) enum Command {
 /// ```
 #[derive(Debug)]
 pub struct PostgresSink {
-    queue: mpsc::Sender<Command>,
+    queue: Arc<queue::Queue>,
     counters: Arc<Counters>,
     archive: Archive,
     redaction: Redaction,
-    /// Whether batches may go to a spill file (records carry their JSON line while the
-    /// writer is in trouble).
-    spills: bool,
 }
 
 impl PostgresSink {
@@ -218,17 +203,20 @@ impl PostgresSink {
         migrate::check_schema(&config.schema)?;
         let client = writer::connect(&config.url).await?;
         migrate::apply(&client, &config.schema).await?;
-        let (queue, rx) = mpsc::channel(config.queue);
+        let queue = Arc::new(queue::Queue::new(config.queue));
         let counters = Arc::new(Counters::default());
         let archive = Archive::new(Arc::new(client), &config.schema);
-        let (redaction, spills) = (config.redaction.clone(), config.spill.is_some());
-        tokio::spawn(writer::run(config, rx, Arc::clone(&counters)));
+        let redaction = config.redaction.clone();
+        tokio::spawn(writer::run(
+            config,
+            Arc::clone(&queue),
+            Arc::clone(&counters),
+        ));
         Ok(Self {
             queue,
             counters,
             archive,
             redaction,
-            spills,
         })
     }
 
@@ -254,19 +242,20 @@ impl PostgresSink {
 #[async_trait]
 impl EventSink for PostgresSink {
     fn record(&self, record: &EventRecord) {
-        let json = self.spills && self.counters.troubled.load(Ordering::Relaxed);
-        let queued = rows::Queued::of(record, &self.redaction, json)
-            .is_some_and(|q| self.queue.try_send(Command::Record(Box::new(q))).is_ok());
-        if !queued {
+        if !self.queue.push(record, &self.redaction) {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.queue.send(Command::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
+        let _ = self.queue.flush().await;
+    }
+}
+
+impl Drop for PostgresSink {
+    /// The writer writes what is queued, then ends.
+    fn drop(&mut self) {
+        self.queue.close();
     }
 }
 

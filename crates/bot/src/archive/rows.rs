@@ -1,11 +1,11 @@
 //! From event records to archive rows: one `in` row per message, one `out` row per
 //! answer, the texts redacted by policy, encoded in PostgreSQL's binary COPY format on
-//! the thread that made the record.
+//! the thread that made the record — and back, for the spill file.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes, BytesMut};
 use wecom_sdk_matcher::Channel;
 
 use crate::event_log::EventRecord;
@@ -82,54 +82,99 @@ fn mask_digits(text: &str) -> String {
     out
 }
 
-/// A record on its way to the writer: its rows in the binary COPY format, then its JSON
-/// line (the spill file's format), in one allocation. Encoded where the record is made:
-/// a record's dozen strings freed on the writer's thread made glibc's allocator take
-/// cross-thread locks for every one, which cost the bot more than the encoding.
-#[derive(Debug)]
-pub(crate) struct Queued {
-    bytes: Vec<u8>,
-    json_at: usize,
+/// Records as binary COPY tuples, one after another, and the length of each record's
+/// rows (a record has one or two rows — or none: a servicer's message without words).
+/// What the sink's queue holds and a replay collects; [`Encoded::split_to`] hands the
+/// first records to the writer as a [`Batch`] without copying them.
+#[derive(Debug, Default)]
+pub(crate) struct Encoded {
+    bytes: BytesMut,
+    lens: Vec<usize>,
 }
 
-impl Queued {
-    /// `record` as rows and, for a sink with a spill file (`json`), as its JSON line
-    /// (`None`: it cannot be encoded — a field over 2 GB). The JSON line's texts are
-    /// redacted too — the spill file on disk keeps no more than the table — so a replay
-    /// reads them with [`Redaction::Keep`].
-    pub(crate) fn of(record: &EventRecord, redaction: &Redaction, json: bool) -> Option<Self> {
-        let mut bytes = Vec::with_capacity(if json { 1024 } else { 512 });
-        encode(record, redaction, &mut bytes)?;
-        let json_at = bytes.len();
-        if json {
-            if matches!(redaction, Redaction::Keep) {
-                serde_json::to_writer(&mut bytes, record).ok()?;
-            } else {
-                let redacted = EventRecord {
-                    text: record.text.as_deref().and_then(|t| redaction.apply(t)),
-                    reply: record.reply.as_deref().and_then(|t| redaction.apply(t)),
-                    ..record.clone()
-                };
-                serde_json::to_writer(&mut bytes, &redacted).ok()?;
+impl Encoded {
+    /// Records held.
+    pub(crate) fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Whether it holds no record.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// Appends one record's rows (as [`encode`] wrote them).
+    pub(crate) fn push_rows(&mut self, rows: &[u8]) {
+        self.bytes.extend_from_slice(rows);
+        self.lens.push(rows.len());
+    }
+
+    /// Appends `record` (`false`: it cannot be encoded — a field over 2 GB).
+    pub(crate) fn push(&mut self, record: &EventRecord, redaction: &Redaction) -> bool {
+        let start = self.bytes.len();
+        if encode(record, redaction, &mut self.bytes).is_none() {
+            self.bytes.truncate(start);
+            return false;
+        }
+        self.lens.push(self.bytes.len() - start);
+        true
+    }
+
+    /// The first `n` records (all of them, if it holds fewer). The bytes stay in this
+    /// buffer's allocation, which takes them back once the batch is dropped.
+    pub(crate) fn split_to(&mut self, n: usize) -> Batch {
+        let n = n.min(self.lens.len());
+        let lens: Vec<usize> = if n == self.lens.len() {
+            std::mem::take(&mut self.lens)
+        } else {
+            self.lens.drain(..n).collect()
+        };
+        let rows = self.bytes.split_to(lens.iter().sum()).freeze();
+        Batch { rows, lens }
+    }
+}
+
+/// Records taken for one COPY: their rows, read-only and cheap to slice.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    rows: Bytes,
+    lens: Vec<usize>,
+}
+
+impl Batch {
+    /// Records in it.
+    pub(crate) fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Whether it holds no record.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// Every record's rows, one after another.
+    pub(crate) fn rows(&self) -> &Bytes {
+        &self.rows
+    }
+
+    /// The records as JSON lines (the spill file's format), decoded from their rows —
+    /// texts as stored, redacted — and how many records had no rows (nothing to write).
+    pub(crate) fn json_lines(&self) -> (Vec<u8>, usize) {
+        let mut lines = Vec::with_capacity(self.rows.len() * 2);
+        let mut without_rows = 0;
+        let mut at = 0;
+        for len in &self.lens {
+            let rows = &self.rows[at..at + len];
+            at += len;
+            match decode(rows).and_then(|r| serde_json::to_vec(&r).ok()) {
+                Some(line) => {
+                    lines.extend_from_slice(&line);
+                    lines.push(b'\n');
+                }
+                None => without_rows += 1,
             }
         }
-        Some(Self { bytes, json_at })
-    }
-
-    /// The record's rows (binary COPY tuples).
-    pub(crate) fn rows(&self) -> &[u8] {
-        &self.bytes[..self.json_at]
-    }
-
-    /// The record as one JSON line (without the newline): the one it came with, or —
-    /// queued while the writer was not spilling — decoded from its rows (`None`: they
-    /// are not rows this module wrote).
-    pub(crate) fn json_line(&self) -> Option<Cow<'_, [u8]>> {
-        if self.json_at < self.bytes.len() {
-            return Some(Cow::Borrowed(&self.bytes[self.json_at..]));
-        }
-        let record = decode(self.rows())?;
-        serde_json::to_vec(&record).ok().map(Cow::Owned)
+        (lines, without_rows)
     }
 }
 
@@ -178,7 +223,9 @@ fn decode_rows(rows: &[u8]) -> Result<Option<EventRecord>, Malformed> {
         if direction == "in" {
             rec.text = text;
         } else {
-            rec.reply = text;
+            // An answer whose words the policy omitted is still an answer: replayed, it
+            // gets its `out` row back (with an empty text).
+            rec.reply = Some(text.unwrap_or_default());
         }
     }
     Ok(record)
@@ -246,7 +293,7 @@ const HUMAN_REPLY: &str = "human_reply";
 
 /// Appends `r`'s rows — the customer's message (`in`, unless a servicer wrote it) and
 /// the answer (`out`, when there is one) — as binary COPY tuples.
-fn encode(r: &EventRecord, redaction: &Redaction, buf: &mut Vec<u8>) -> Option<()> {
+pub(crate) fn encode(r: &EventRecord, redaction: &Redaction, buf: &mut impl BufMut) -> Option<()> {
     let human = r.outcome == HUMAN_REPLY;
     if !human {
         let text = r.text.as_deref().and_then(|t| redaction.apply_borrowed(t));
@@ -271,7 +318,7 @@ const TEXT_OID: u32 = 25;
 /// in order. Written directly rather than through `dyn ToSql`, which took five times the
 /// instructions (`benches/load/archive_instructions.sh`).
 fn row(
-    buf: &mut Vec<u8>,
+    buf: &mut impl BufMut,
     r: &EventRecord,
     direction: &str,
     text: Option<&str>,
@@ -304,13 +351,13 @@ fn field_len(len: usize) -> Option<i32> {
     i32::try_from(len).ok()
 }
 
-fn put_text(buf: &mut Vec<u8>, s: &str) -> Option<()> {
+fn put_text(buf: &mut impl BufMut, s: &str) -> Option<()> {
     buf.put_i32(field_len(s.len())?);
     buf.put_slice(s.as_bytes());
     Some(())
 }
 
-fn opt_text(buf: &mut Vec<u8>, s: Option<&str>) -> Option<()> {
+fn opt_text(buf: &mut impl BufMut, s: Option<&str>) -> Option<()> {
     if let Some(s) = s {
         return put_text(buf, s);
     }
@@ -318,14 +365,14 @@ fn opt_text(buf: &mut Vec<u8>, s: Option<&str>) -> Option<()> {
     Some(())
 }
 
-fn int8(buf: &mut Vec<u8>, v: i64) {
+fn int8(buf: &mut impl BufMut, v: i64) {
     buf.put_i32(8);
     buf.put_i64(v);
 }
 
 /// A `text[]` of one dimension (an empty one is a dimension of length 0, as
 /// `tokio-postgres` sends it).
-fn text_array(buf: &mut Vec<u8>, items: &[String]) -> Option<()> {
+fn text_array(buf: &mut impl BufMut, items: &[String]) -> Option<()> {
     let body = 20 + items.iter().map(|s| 4 + s.len()).sum::<usize>();
     buf.put_i32(field_len(body)?);
     buf.put_i32(1);
@@ -476,10 +523,27 @@ mod tests {
             )
     }
 
+    /// `record` alone in a batch.
+    fn batch_of(r: &EventRecord, redaction: &Redaction) -> Batch {
+        let mut encoded = Encoded::default();
+        assert!(encoded.push(r, redaction));
+        encoded.split_to(1)
+    }
+
+    /// The one JSON line of a batch of one record (`None`: it has no rows).
+    fn line_of(batch: &Batch) -> Option<EventRecord> {
+        let (lines, without_rows) = batch.json_lines();
+        if without_rows == 1 {
+            return None;
+        }
+        assert_eq!(lines.last(), Some(&b'\n'));
+        Some(serde_json::from_slice(&lines).unwrap())
+    }
+
     proptest! {
         #[test]
         fn rows_are_encoded_as_tokio_postgres_encodes_them(r in record()) {
-            let queued = Queued::of(&r, &Redaction::Keep, true).unwrap();
+            let batch = batch_of(&r, &Redaction::Keep);
             let mut expected = Vec::new();
             if r.outcome != HUMAN_REPLY {
                 expected.extend(reference(&r, "in", r.text.as_deref(), None));
@@ -488,15 +552,13 @@ mod tests {
                 let who = if r.outcome == HUMAN_REPLY { "human" } else { "bot" };
                 expected.extend(reference(&r, "out", Some(reply), Some(who)));
             }
-            prop_assert_eq!(queued.rows(), &expected[..]);
-            // Without its JSON line the record is decoded from its rows (a servicer's
-            // message without words has none: nothing to archive or spill).
-            let bare = Queued::of(&r, &Redaction::Keep, false).unwrap();
-            if expected.is_empty() {
-                prop_assert!(bare.json_line().is_none());
+            prop_assert_eq!(&batch.rows()[..], &expected[..]);
+            // The spill file's line is decoded from the rows (a servicer's message
+            // without words has none: nothing to archive or spill).
+            let Some(decoded) = line_of(&batch) else {
+                prop_assert!(expected.is_empty());
                 return Ok(());
-            }
-            let decoded: EventRecord = serde_json::from_slice(&bare.json_line().unwrap()).unwrap();
+            };
             let mut want = r.clone();
             want.at_ms = want.at_ms.max(0);
             if want.outcome == HUMAN_REPLY {
@@ -504,8 +566,31 @@ mod tests {
             }
             want.latency_ms = want.latency_ms.min(i64::MAX as u64);
             prop_assert_eq!(decoded, want);
-            let back: EventRecord = serde_json::from_slice(&queued.json_line().unwrap()).unwrap();
-            prop_assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&r).unwrap());
+        }
+
+        #[test]
+        fn a_batch_is_its_records_in_order(records in proptest::collection::vec(record(), 0..6), n in 0usize..8) {
+            let mut encoded = Encoded::default();
+            for r in &records {
+                prop_assert!(encoded.push(r, &Redaction::Keep));
+            }
+            let first = encoded.split_to(n);
+            let rest = encoded.split_to(usize::MAX);
+            prop_assert_eq!(first.len(), n.min(records.len()));
+            prop_assert_eq!(first.len() + rest.len(), records.len());
+            let mut all = first.rows().to_vec();
+            all.extend_from_slice(rest.rows());
+            let mut alone = Vec::new();
+            for r in &records {
+                alone.extend_from_slice(batch_of(r, &Redaction::Keep).rows());
+            }
+            prop_assert_eq!(all, alone);
+            let lines = |b: &Batch| b.json_lines();
+            let ((a, a_without), (b, b_without)) = (lines(&first), lines(&rest));
+            let with_rows = records.iter().filter(|r| r.outcome != HUMAN_REPLY || r.reply.is_some()).count();
+            prop_assert_eq!(a_without + b_without, records.len() - with_rows);
+            let count = |l: &[u8]| String::from_utf8_lossy(l).lines().count();
+            prop_assert_eq!(count(&a) + count(&b), with_rows);
         }
     }
 
@@ -517,21 +602,19 @@ mod tests {
             "delivery": "passive", "outcome": "answered", "key": "m1",
         }))
         .unwrap();
-        let q = Queued::of(&r, &Redaction::MaskDigits, true).unwrap();
-        let line: EventRecord = serde_json::from_slice(&q.json_line().unwrap()).unwrap();
+        let batch = batch_of(&r, &Redaction::MaskDigits);
+        let line = line_of(&batch).unwrap();
         assert_eq!(line.text.as_deref(), Some("手机 ***********"));
         assert_eq!(line.reply.as_deref(), Some("已记下 ***********"));
-        // Read back as it is, the line gives the same rows.
+        // Read back as it is (a replay), the line gives the same rows.
+        assert_eq!(batch_of(&line, &Redaction::Keep).rows(), batch.rows());
+        let omitted = line_of(&batch_of(&r, &Redaction::Omit)).unwrap();
+        assert_eq!(omitted.text, None);
         assert_eq!(
-            Queued::of(&line, &Redaction::Keep, false).unwrap().rows(),
-            q.rows()
+            omitted.reply.as_deref(),
+            Some(""),
+            "the answer keeps its row"
         );
-        let omitted = Queued::of(&r, &Redaction::Omit, true).unwrap();
-        assert!(!String::from_utf8_lossy(&omitted.json_line().unwrap()).contains("138"));
-        // Decoded from the rows, a line holds the texts as stored: redacted.
-        let bare = Queued::of(&r, &Redaction::MaskDigits, false).unwrap();
-        let decoded: EventRecord = serde_json::from_slice(&bare.json_line().unwrap()).unwrap();
-        assert_eq!(decoded.text.as_deref(), Some("手机 ***********"));
     }
 
     #[test]

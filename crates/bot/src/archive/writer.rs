@@ -7,17 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use super::migrate::pg_error;
-use super::rows::{Queued, Redaction};
-use super::{Command, Counters, PostgresConfig};
+use super::queue::Queue;
+use super::rows::{Batch, Encoded, Redaction};
+use super::{Counters, PostgresConfig};
 use crate::error::StoreError;
 use crate::event_log::EventRecord;
 
@@ -70,12 +70,8 @@ struct Writer {
     down_logged: bool,
 }
 
-/// Runs until the sink is dropped.
-pub(crate) async fn run(
-    config: PostgresConfig,
-    mut rx: mpsc::Receiver<Command>,
-    counters: Arc<Counters>,
-) {
+/// Runs until the sink is dropped (and what it queued is written).
+pub(crate) async fn run(config: PostgresConfig, queue: Arc<Queue>, counters: Arc<Counters>) {
     let mut w = Writer {
         sql: Sql::new(&config.schema),
         config,
@@ -84,66 +80,35 @@ pub(crate) async fn run(
         retry_at: Instant::now(),
         down_logged: false,
     };
-    let mut open = true;
-    let mut commands = Vec::with_capacity(w.config.batch);
-    while open {
-        let mut batch = Vec::with_capacity(w.config.batch);
-        let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
-        if rx.recv_many(&mut commands, w.config.batch).await == 0 {
-            break;
-        }
-        sort(&mut commands, &mut batch, &mut flushes);
-        let deadline = Instant::now() + w.config.every;
+    while queue.ready().await {
         // The rest of the batch is looked for a few times in the flush interval, not
         // waited for record by record: a wake per record (a cross-thread notification
         // and a timer) cost the request handlers more than writing the rows, and at
         // low rates every wake of an idle runtime costs tens of microseconds.
+        let deadline = Instant::now() + w.config.every;
         let step = (w.config.every / 4).max(Duration::from_millis(1));
-        while flushes.is_empty() && batch.len() < w.config.batch {
-            // A step's sleep, then what has come (without waiting).
+        while !queue.flush_waiting() && !queue.is_closed() && queue.len() < w.config.batch {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
             tokio::time::sleep_until(deadline.min(now + step)).await;
-            if !rx.is_empty() {
-                let room = w.config.batch - batch.len();
-                rx.recv_many(&mut commands, room).await;
-                sort(&mut commands, &mut batch, &mut flushes);
-            } else if rx.is_closed() {
-                open = false;
-                break;
-            }
         }
+        let taken = queue.take(w.config.batch);
         // Behind: the queue is more than three quarters full (a batch or two waiting is
         // the normal rhythm). Batches go to the spill file (an append) until it drains,
         // rather than records being dropped at the queue; the file is written to the
-        // database afterwards.
-        // A flush (a shutdown) always tries the database.
-        let behind =
-            flushes.is_empty() && w.config.spill.is_some() && rx.len() > w.config.queue / 4 * 3;
+        // database afterwards. A flush (a shutdown) always tries the database.
+        let behind = taken.flushes.is_empty()
+            && w.config.spill.is_some()
+            && taken.left > w.config.queue / 4 * 3;
         if behind {
-            w.trouble(true);
-            w.spill(&batch, false).await;
+            w.spill(&taken.batch, false).await;
         } else {
-            w.write(batch).await;
+            w.write(&taken.batch).await;
         }
-        for tx in flushes {
+        for tx in taken.flushes {
             let _ = tx.send(());
-        }
-    }
-}
-
-/// Moves `commands` into the batch's records and the flushes waiting for it.
-fn sort(
-    commands: &mut Vec<Command>,
-    batch: &mut Vec<Queued>,
-    flushes: &mut Vec<oneshot::Sender<()>>,
-) {
-    for command in commands.drain(..) {
-        match command {
-            Command::Record(record) => batch.push(*record),
-            Command::Flush(tx) => flushes.push(tx),
         }
     }
 }
@@ -170,7 +135,7 @@ impl Sql {
 
 impl Writer {
     /// Writes `batch` (after the spilled records, if the database is back), or spills it.
-    async fn write(&mut self, batch: Vec<Queued>) {
+    async fn write(&mut self, batch: &Batch) {
         if self.client().await.is_some() {
             self.replay().await;
         }
@@ -178,7 +143,7 @@ impl Writer {
             return;
         }
         let written = match self.db.as_ref() {
-            Some(db) => copy(db, &self.sql, &batch).await,
+            Some(db) => copy(db, &self.sql, batch).await,
             None => Err(StoreError::new("postgres: unreachable")),
         };
         match written {
@@ -189,14 +154,9 @@ impl Writer {
             }
             Err(e) => {
                 self.failed(&e);
-                self.spill(&batch, true).await;
+                self.spill(batch, true).await;
             }
         }
-    }
-
-    /// Tells the sink whether records need their JSON line (while spilling).
-    fn trouble(&self, on: bool) {
-        self.counters.troubled.store(on, Ordering::Relaxed);
     }
 
     /// The connection, (re)connecting when the last failure is [`RETRY_AFTER`] old.
@@ -220,7 +180,6 @@ impl Writer {
     }
 
     fn failed(&mut self, e: &StoreError) {
-        self.trouble(self.config.spill.is_some());
         self.db = None;
         self.retry_at = Instant::now() + RETRY_AFTER;
         if !self.down_logged {
@@ -231,7 +190,7 @@ impl Writer {
 
     /// Appends `batch` to the spill file as JSON lines (or drops it, counted, without
     /// one); `failed`: the database refused it (counted as a failed batch).
-    async fn spill(&self, batch: &[Queued], failed: bool) {
+    async fn spill(&self, batch: &Batch, failed: bool) {
         if failed {
             self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
@@ -240,21 +199,10 @@ impl Writer {
             self.counters.dropped.fetch_add(n, Ordering::Relaxed);
             return;
         };
-        let mut lines = Vec::with_capacity(batch.len() * 512);
-        let mut without_rows = 0;
-        for record in batch {
-            // A record queued in good times comes without its JSON line: decoded from
-            // its rows.
-            match record.json_line() {
-                Some(line) => {
-                    lines.extend_from_slice(&line);
-                    lines.push(b'\n');
-                }
-                // Nothing to archive (a servicer's message without words): done, as a
-                // COPY would have it.
-                None => without_rows += 1,
-            }
-        }
+        // Records without rows (a servicer's message without words): nothing to
+        // archive, done as a COPY would have them.
+        let (lines, without_rows) = batch.json_lines();
+        let without_rows = without_rows as u64;
         self.counters
             .written
             .fetch_add(without_rows, Ordering::Relaxed);
@@ -278,44 +226,40 @@ impl Writer {
         };
     }
 
-    /// Writes the spill file's records to the database, then empties the file; records
-    /// no longer need their JSON line.
+    /// Writes the spill file's records to the database, then empties the file.
     async fn replay(&mut self) {
         let Some(path) = self.config.spill.clone() else {
             return;
         };
         let Ok(file) = tokio::fs::File::open(&path).await else {
-            self.trouble(false);
             return;
         };
         if file.metadata().await.map_or(0, |m| m.len()) == 0 {
-            self.trouble(false);
             return;
         }
         let mut lines = tokio::io::BufReader::new(file).lines();
-        let mut chunk = Vec::new();
+        let mut chunk = Encoded::default();
         let mut replayed = 0u64;
         loop {
             let line = lines.next_line().await.ok().flatten();
             if let Some(record) = line
                 .as_deref()
                 .and_then(|l| serde_json::from_str::<EventRecord>(l).ok())
-                // Spilled lines were redacted when they were written.
-                .and_then(|r| Queued::of(&r, &Redaction::Keep, false))
             {
-                chunk.push(record);
+                // Spilled lines were redacted when they were written.
+                chunk.push(&record, &Redaction::Keep);
             }
             if chunk.len() >= self.config.batch || (line.is_none() && !chunk.is_empty()) {
                 let Some(db) = self.db.as_ref() else { return };
+                let batch = chunk.split_to(usize::MAX);
                 // COPY first: spilled rows are rarely in the table already (a batch whose
                 // failure was ambiguous); when some are, `copy` inserts around them.
-                if let Err(e) = copy(db, &self.sql, &chunk).await {
+                if let Err(e) = copy(db, &self.sql, &batch).await {
                     // Kept for the next try; rows already written are not written twice.
                     self.failed(&e);
                     return;
                 }
-                replayed += chunk.len() as u64;
-                chunk.clear();
+                replayed += batch.len() as u64;
             }
             if line.is_none() {
                 break;
@@ -328,7 +272,6 @@ impl Writer {
             .replayed
             .fetch_add(replayed, Ordering::Relaxed);
         self.counters.written.fetch_add(replayed, Ordering::Relaxed);
-        self.trouble(false);
         tracing::info!(replayed, "archive caught up from the spill file");
     }
 }
@@ -336,36 +279,36 @@ impl Writer {
 /// Bytes of COPY data sent to the connection at once. `BinaryCopyInWriter` sends every
 /// 4 KB through a one-slot channel to the connection's task: on a busy runtime each of
 /// those waits its turn among the request handlers, and a batch of 10 000 rows took
-/// hundreds of such turns. The rows are sent in chunks of this size instead.
+/// hundreds of such turns. The rows are sent in slices of this size instead (the
+/// connection copies each into its write buffer, which stays this small).
 const COPY_CHUNK: usize = 256 * 1024;
 
 /// The binary COPY header: signature, flags, header extension length.
 const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The binary COPY trailer: a field count of -1.
+const COPY_TRAILER: &[u8] = &[0xff, 0xff];
 
-/// One COPY of `records`' rows into the table `sql` copies to: header, tuples, trailer,
-/// in chunks of [`COPY_CHUNK`].
-async fn copy_in(db: &Client, sql: &str, records: &[Queued]) -> Result<(), tokio_postgres::Error> {
+/// One COPY of `batch`'s rows into the table `sql` copies to: header, tuples (slices of
+/// [`COPY_CHUNK`], not copied), trailer.
+async fn copy_in(db: &Client, sql: &str, batch: &Batch) -> Result<(), tokio_postgres::Error> {
     let sink = db.copy_in::<_, Bytes>(sql).await?;
     let mut sink = std::pin::pin!(sink);
-    let mut buf = BytesMut::with_capacity(COPY_CHUNK + 4096);
-    buf.put_slice(COPY_HEADER);
-    for record in records {
-        buf.put_slice(record.rows());
-        if buf.len() >= COPY_CHUNK {
-            let chunk = buf.split().freeze();
-            buf.reserve(COPY_CHUNK + 4096);
-            sink.send(chunk).await?;
-        }
+    sink.feed(Bytes::from_static(COPY_HEADER)).await?;
+    let rows = batch.rows();
+    let mut at = 0;
+    while at < rows.len() {
+        let end = (at + COPY_CHUNK).min(rows.len());
+        sink.send(rows.slice(at..end)).await?;
+        at = end;
     }
-    buf.put_i16(-1);
-    sink.send(buf.split().freeze()).await?;
+    sink.feed(Bytes::from_static(COPY_TRAILER)).await?;
     sink.as_mut().finish().await.map(|_| ())
 }
 
 /// One batch with `COPY … BINARY` (several times cheaper for the database than an
 /// `INSERT`); a batch that meets a row already written (a unique violation) goes through
 /// the session's temporary table and `INSERT … ON CONFLICT DO NOTHING` instead.
-async fn copy(db: &Client, sql: &Sql, records: &[Queued]) -> Result<(), StoreError> {
+async fn copy(db: &Client, sql: &Sql, records: &Batch) -> Result<(), StoreError> {
     if records.is_empty() {
         return Ok(());
     }
