@@ -167,3 +167,60 @@ impl Queue {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: &str) -> EventRecord {
+        serde_json::from_value(serde_json::json!({
+            "at_ms": 1, "app": "shop", "channel": "app", "user": "wmA", "msg_type": "text",
+            "text": "营业时间？", "latency_ms": 1, "delivery": "passive",
+            "outcome": "answered", "key": key,
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_flush_is_due_once_the_records_queued_before_it_are_taken() {
+        let queue = Queue::new(3);
+        for key in ["m1", "m2", "m3"] {
+            assert!(queue.push(&record(key), &Redaction::Keep));
+        }
+        assert!(!queue.push(&record("m4"), &Redaction::Keep), "full");
+        let mut flushed = queue.flush();
+        assert!(queue.ready().await && queue.flush_waiting());
+        let first = queue.take(2);
+        assert_eq!(
+            (first.batch.len(), first.flushes.len(), first.left),
+            (2, 0, 1)
+        );
+        let second = queue.take(2);
+        assert_eq!(
+            (second.batch.len(), second.flushes.len(), second.left),
+            (1, 1, 0)
+        );
+        assert!(
+            flushed.try_recv().is_err(),
+            "answered by the writer, not the queue"
+        );
+        for tx in second.flushes {
+            tx.send(()).unwrap();
+        }
+        assert_eq!(flushed.try_recv(), Ok(()));
+        // The records came out whole and in order.
+        let (lines, _) = first.batch.json_lines();
+        let keys: Vec<String> = String::from_utf8(lines)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<EventRecord>(l).unwrap().key)
+            .collect();
+        assert_eq!(keys, ["m1", "m2"]);
+        // Room again; closed, the queue is ready while records remain, then done.
+        assert!(queue.push(&record("m5"), &Redaction::Keep));
+        queue.close();
+        assert!(queue.ready().await);
+        assert_eq!(queue.take(10).batch.len(), 1);
+        assert!(!queue.ready().await);
+    }
+}
