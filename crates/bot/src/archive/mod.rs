@@ -190,7 +190,6 @@ pub struct PostgresSink {
     queue: Arc<queue::Queue>,
     counters: Arc<Counters>,
     archive: Archive,
-    redaction: Redaction,
 }
 
 impl PostgresSink {
@@ -203,10 +202,9 @@ impl PostgresSink {
         migrate::check_schema(&config.schema)?;
         let client = writer::connect(&config.url).await?;
         migrate::apply(&client, &config.schema).await?;
-        let queue = Arc::new(queue::Queue::new(config.queue));
+        let queue = Arc::new(queue::Queue::new(config.queue, config.redaction.clone()));
         let counters = Arc::new(Counters::default());
         let archive = Archive::new(Arc::new(client), &config.schema);
-        let redaction = config.redaction.clone();
         tokio::spawn(writer::run(
             config,
             Arc::clone(&queue),
@@ -216,7 +214,6 @@ impl PostgresSink {
             queue,
             counters,
             archive,
-            redaction,
         })
     }
 
@@ -242,7 +239,7 @@ impl PostgresSink {
 #[async_trait]
 impl EventSink for PostgresSink {
     fn record(&self, record: &EventRecord) {
-        if !self.queue.push(record, &self.redaction) {
+        if !self.queue.push(record) {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

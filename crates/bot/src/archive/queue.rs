@@ -24,6 +24,8 @@ pub(crate) struct Queue {
     ready: Notify,
     closed: AtomicBool,
     capacity: usize,
+    /// How texts are stored.
+    redaction: Redaction,
 }
 
 #[derive(Debug, Default)]
@@ -57,13 +59,14 @@ thread_local! {
 }
 
 impl Queue {
-    /// A queue of `capacity` records at most.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A queue of `capacity` records at most, their texts stored as `redaction` says.
+    pub(crate) fn new(capacity: usize, redaction: Redaction) -> Self {
         Self {
             pending: Mutex::new(Pending::default()),
             ready: Notify::new(),
             closed: AtomicBool::new(false),
             capacity: capacity.max(1),
+            redaction,
         }
     }
 
@@ -73,10 +76,10 @@ impl Queue {
 
     /// Encodes `record` and queues it (`false`: the queue is full or the record cannot
     /// be encoded — a field over 2 GB).
-    pub(crate) fn push(&self, record: &EventRecord, redaction: &Redaction) -> bool {
+    pub(crate) fn push(&self, record: &EventRecord) -> bool {
         SCRATCH.with_borrow_mut(|rows| {
             rows.clear();
-            let queued = encode(record, redaction, rows).is_some() && self.push_rows(rows);
+            let queued = encode(record, &self.redaction, rows).is_some() && self.push_rows(rows);
             if rows.capacity() > SCRATCH_KEPT {
                 *rows = Vec::new();
             }
@@ -183,11 +186,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_is_due_once_the_records_queued_before_it_are_taken() {
-        let queue = Queue::new(3);
+        let queue = Queue::new(3, Redaction::Keep);
         for key in ["m1", "m2", "m3"] {
-            assert!(queue.push(&record(key), &Redaction::Keep));
+            assert!(queue.push(&record(key)));
         }
-        assert!(!queue.push(&record("m4"), &Redaction::Keep), "full");
+        assert!(!queue.push(&record("m4")), "full");
         let mut flushed = queue.flush();
         assert!(queue.ready().await && queue.flush_waiting());
         let first = queue.take(2);
@@ -217,7 +220,7 @@ mod tests {
             .collect();
         assert_eq!(keys, ["m1", "m2"]);
         // Room again; closed, the queue is ready while records remain, then done.
-        assert!(queue.push(&record("m5"), &Redaction::Keep));
+        assert!(queue.push(&record("m5")));
         queue.close();
         assert!(queue.ready().await);
         assert_eq!(queue.take(10).batch.len(), 1);

@@ -308,17 +308,17 @@ async fn copy_in(db: &Client, sql: &str, batch: &Batch) -> Result<(), tokio_post
 /// One batch with `COPY … BINARY` (several times cheaper for the database than an
 /// `INSERT`); a batch that meets a row already written (a unique violation) goes through
 /// the session's temporary table and `INSERT … ON CONFLICT DO NOTHING` instead.
-async fn copy(db: &Client, sql: &Sql, records: &Batch) -> Result<(), StoreError> {
-    if records.is_empty() {
+async fn copy(db: &Client, sql: &Sql, batch: &Batch) -> Result<(), StoreError> {
+    if batch.is_empty() {
         return Ok(());
     }
-    match tokio::time::timeout(DB_TIMEOUT, copy_in(db, &sql.copy, records)).await {
+    match tokio::time::timeout(DB_TIMEOUT, copy_in(db, &sql.copy, batch)).await {
         Err(_) => Err(StoreError::new("postgres: a batch timed out")),
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             let around = async {
                 db.batch_execute(&sql.conflict_begin).await?;
-                copy_in(db, &sql.conflict_copy, records).await?;
+                copy_in(db, &sql.conflict_copy, batch).await?;
                 db.batch_execute(&sql.conflict_insert).await
             };
             match tokio::time::timeout(DB_TIMEOUT, around).await {
