@@ -40,12 +40,13 @@ run() { # label, extra env; appends "label requests/s µs-per-request" to $RESUL
     --receive-id $CORP --customers "$CUSTOMERS" --duration "${SECONDS_RUN}s" $RATE_ARG --json)
   echo "$out"
   # utime + stime of the bot (fields 14, 15 of /proc/PID/stat), per request answered.
-  local ticks requests
+  local ticks requests per_request
   ticks=$(awk '{print $14 + $15}' "/proc/$bot/stat")
   echo "bot utime/stime ticks: $(awk '{print $14 " " $15}' "/proc/$bot/stat")" >&2
   requests=$(echo "$out" | sed -E 's/.*"requests":([0-9]+).*/\1/')
-  echo "bot CPU: $(awk -v t="$ticks" -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.2f s, %.1f µs per request", t / hz, t / hz / n * 1e6 }')"
-  echo "$1 $(echo "$out" | sed -E 's/.*"requests_per_second":([0-9.]+).*/\1/') $(awk -v t="$ticks" -v hz="$TICKS" -v n="$requests" 'BEGIN { print t / hz / n * 1e6 }')" >>"$RESULTS"
+  per_request=$(awk -v t="$ticks" -v hz="$TICKS" -v n="$requests" 'BEGIN { print t / hz / n * 1e6 }')
+  echo "bot CPU: $(awk -v t="$ticks" -v hz="$TICKS" -v us="$per_request" 'BEGIN { printf "%.2f s, %.1f µs per request", t / hz, us }')"
+  echo "$1 $(echo "$out" | sed -E 's/.*"requests_per_second":([0-9.]+).*/\1/') $per_request" >>"$RESULTS"
   kill -INT $bot; wait $bot || true
   grep -E "archive|sink" /tmp/load-bot.log | tail -3 || true
 }
